@@ -1,0 +1,54 @@
+"""The ``layerpipe`` console command.
+
+Each subcommand lives in the module that owns its work; that module defines
+``add_arguments(parser)`` and ``run(args) -> int``. This file only dispatches
+and turns every expected failure into one line on stderr and a non-zero exit.
+"""
+import argparse
+import importlib
+import sys
+
+from .errors import LayerPipeError
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+    "train": ("layerpipe.sim.train", "train the golden model (integer or float) on a data set"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line, never the usage block."""
+
+    def error(self, message):
+        raise LayerPipeError(message)
+
+
+def build_parser():
+    parser = _Parser(prog="layerpipe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        return importlib.import_module(args._module).run(args) or 0
+    except LayerPipeError as exc:
+        print(f"layerpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("layerpipe: interrupted", file=sys.stderr)
+        return 130
+
+
+def main_exit():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

@@ -1,0 +1,151 @@
+"""``layerpipe train``: train the golden model (integer, or float with
+``--float``) on a data set with the beat schedule of the chosen mode."""
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerpipe.hw.config import MODES, NetConfig, parse_widths
+from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.fixed_point import parse_format
+
+from . import datasets
+from .golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample
+
+# Passes over the training split: iris has only 120 training samples.
+DEFAULT_EPOCHS = {"digits": 10, "iris": 30, "synthetic": 10}
+
+
+@dataclass
+class TrainResult:
+    cfg: NetConfig
+    float: bool
+    epochs: int
+    train_accuracy: float
+    test_accuracy: float
+    final_loss: float          # mean MSE over the last epoch's samples
+    loss_curve: list           # mean MSE per epoch
+    test_curve: list           # test accuracy after each epoch
+    pipeline: Pipeline
+
+    def to_json(self):
+        return {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
+                "final_loss": self.final_loss, "delays": list(self.cfg.delays), "mode": self.cfg.mode,
+                "numbers": "float64" if self.float else self.cfg.numbers, "epochs": self.epochs,
+                "net": "-".join(map(str, self.cfg.widths)), "seed": self.cfg.seed,
+                "loss_curve": self.loss_curve, "test_curve": self.test_curve}
+
+
+def sample_stream(data, arith, epochs, seed):
+    """The training stream: ``epochs`` seeded permutations of the training
+    split, numbered from 0, one continuous stream (the pipeline is not drained
+    between epochs)."""
+    index = 0
+    xs = arith.input(data.x_train)
+    for epoch in range(epochs):
+        for i in data.epoch_order(epoch, seed):
+            yield Sample(index, xs[i], int(data.y_train[i]))
+            index += 1
+
+
+def accuracy(pipeline, arith, x, y):
+    return float(np.mean(np.argmax(pipeline.predict(arith.input(x)), axis=1) == y))
+
+
+def train(cfg, data, epochs, use_float=False, progress=None):
+    arith = FloatArithmetic(cfg) if use_float else IntegerArithmetic(cfg)
+    pipe = Pipeline(cfg, arith)
+    per_epoch = len(data.x_train)
+    losses, loss_curve, test_curve = [], [], []
+    for report in pipe.run(sample_stream(data, arith, epochs, cfg.seed)):
+        losses.extend(loss for _, loss in report.losses)
+        # an epoch's curve point once its last sample has been trained on
+        if pipe.trained and len(pipe.trained) % per_epoch == 0 and len(loss_curve) < len(pipe.trained) // per_epoch:
+            loss_curve.append(float(np.mean(losses[-per_epoch:])))
+            test_curve.append(accuracy(pipe, arith, data.x_test, data.y_test))
+            if progress:
+                progress(len(loss_curve), loss_curve[-1], test_curve[-1])
+    assert pipe.trained == list(range(epochs * per_epoch)), "a sample was lost, repeated or reordered"
+    return TrainResult(cfg, use_float, epochs,
+                       train_accuracy=accuracy(pipe, arith, data.x_train, data.y_train),
+                       test_accuracy=accuracy(pipe, arith, data.x_test, data.y_test),
+                       final_loss=loss_curve[-1], loss_curve=loss_curve, test_curve=test_curve,
+                       pipeline=pipe)
+
+
+def add_config_arguments(p):
+    """The options that make a NetConfig (shared by train, generate and sim)."""
+    d = NetConfig((1, 1))
+    p.add_argument("--net", default="64-32-10", help="layer widths, inputs first (default 64-32-10)")
+    p.add_argument("--mode", default=d.mode, help=f"schedule: {', '.join(MODES)} (default {d.mode})")
+    p.add_argument("--seed", default=d.seed, type=_int("seed"), help="initial weights and sample order")
+    p.add_argument("--act", default=f"{d.act.width}.{d.act.frac}", help="activation format WIDTH.FRAC")
+    p.add_argument("--weight", default=f"{d.weight.width}.{d.weight.frac}", help="weight format WIDTH.FRAC")
+    p.add_argument("--grad", default=f"{d.grad.width}.{d.grad.frac}", help="gradient format WIDTH.FRAC")
+    p.add_argument("--lr-shift", default=d.lr_shift, type=_int("lr-shift"), help="learning rate 2^-N")
+
+
+def config_from_args(args):
+    return NetConfig(parse_widths(args.net), mode=args.mode, seed=args.seed,
+                     act=parse_format(args.act, "act"), weight=parse_format(args.weight, "weight"),
+                     grad=parse_format(args.grad, "grad"), lr_shift=args.lr_shift)
+
+
+def _int(field):
+    def parse(text):
+        try:
+            return int(text)
+        except ValueError:
+            raise LayerPipeError(f"{field}: {text!r} is not an integer") from None
+    return parse
+
+
+def add_arguments(p):
+    add_config_arguments(p)
+    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--float", action="store_true", help="floating-point twin instead of integers")
+    p.add_argument("--epochs", type=_int("epochs"), help="passes over the training split (default: "
+                   + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
+    p.add_argument("--save-weights", metavar="F.npz", help="write the trained weights and biases")
+    p.add_argument("--plot", metavar="F.png", help="train every mode and draw their curves")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
+
+
+def run(args):
+    cfg = config_from_args(args)
+    if args.epochs is None:
+        args.epochs = DEFAULT_EPOCHS.get(args.dataset, 10)
+    if not 1 <= args.epochs <= 1000:
+        raise LayerPipeError(f"epochs: {args.epochs} is out of range 1..1000")
+    data = datasets.load(args.dataset, cfg.widths, cfg.seed)
+    for path, suffix in ((args.save_weights, ".npz"), (args.plot, ".png")):
+        if path and not path.endswith(suffix):
+            raise LayerPipeError(f"{path}: the file name must end in {suffix}")
+    bar = None
+    if not args.json:
+        from tqdm import tqdm
+        bar = tqdm(total=args.epochs, desc=f"{cfg.mode} {'float' if args.float else 'fixed'}",
+                   unit="epoch", file=sys.stderr)
+    progress = (lambda e, loss, acc: (bar.update(1), bar.set_postfix(loss=f"{loss:.4f}", test=f"{acc:.3f}"))) \
+        if bar else None
+    result = train(cfg, data, args.epochs, args.float, progress)
+    if bar:
+        bar.close()
+    if args.save_weights:
+        pipe = result.pipeline
+        np.savez(args.save_weights, **{f"w{l}": w for l, w in enumerate(pipe.weights, 1)},
+                 **{f"b{l}": b for l, b in enumerate(pipe.biases, 1)}, config=json.dumps(cfg.to_dict()))
+    if args.plot:
+        from .training_plot import plot_modes
+        plot_modes(cfg, data, args.epochs, args.plot, {(cfg.mode, args.float): result})
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"{args.dataset} {'-'.join(map(str, cfg.widths))}  mode {cfg.mode}  "
+              f"{'float64' if args.float else f'act {cfg.act} weight {cfg.weight} grad {cfg.grad} lr 2^-{cfg.lr_shift}'}")
+        print(f"  delays (samples)  {list(cfg.delays)}")
+        print(f"  train accuracy    {result.train_accuracy:.4f}")
+        print(f"  test accuracy     {result.test_accuracy:.4f}")
+        print(f"  final loss        {result.final_loss:.5f}")
+    return 0

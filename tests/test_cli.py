@@ -1,0 +1,59 @@
+"""The command line as a user runs it: JSON on stdout, one line on stderr for bad input."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def layerpipe(*args):
+    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+
+
+def test_train_json_reports_the_contract_fields():
+    r = layerpipe("train", "--net", "4-8-3", "--dataset", "iris", "--epochs", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("test_accuracy", "train_accuracy", "final_loss", "delays", "mode", "numbers"):
+        assert key in out
+    assert out["delays"] == [3, 1] and out["mode"] == "layerpipe"
+    assert 0 <= out["test_accuracy"] <= 1
+
+
+def test_train_saves_weights_and_plots(tmp_path):
+    w, png = tmp_path / "w.npz", tmp_path / "curves.png"
+    r = layerpipe("train", "--net", "4-8-3", "--dataset", "iris", "--epochs", "2", "--save-weights", str(w),
+                  "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    import numpy as np
+    saved = np.load(w)
+    assert saved["w1"].shape == (8, 4) and saved["w2"].shape == (3, 8) and saved["b2"].shape == (3,)
+    assert png.stat().st_size > 10_000
+    assert "test accuracy" in r.stdout
+
+
+@pytest.mark.parametrize("args, field", [
+    (["train", "--net", "64-0-10"], "net"),
+    (["train", "--net", "64--32-10"], "net"),
+    (["train", "--net", "sixty-four"], "net"),
+    (["train", "--net", "64-32-9"], "net"),
+    (["train", "--net", "4-8-3", "--dataset", "mnist"], "dataset"),
+    (["train", "--mode", "gpipe"], "mode"),
+    (["train", "--epochs", "0"], "epochs"),
+    (["train", "--epochs", "many"], "epochs"),
+    (["train", "--act", "16"], "act"),
+    (["train", "--weight", "16.16"], "weight"),
+    (["train", "--lr-shift", "-2"], "lr_shift"),
+    (["train", "--seed", "x"], "seed"),
+    (["train", "--save-weights", "w.txt"], "w.txt"),
+    (["train", "--bogus"], "unrecognized"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_input_is_one_line_and_no_traceback(args, field):
+    r = layerpipe(*args)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr and field in lines[0]
+    assert r.stdout == ""
