@@ -13,6 +13,7 @@ from .errors import LayerPipeError
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "train": ("layerpipe.sim.train", "train the golden model (integer or float) on a data set"),
+    "schedule": ("layerpipe.hw.schedule_cli", "schedule the training tasks on P processors"),
 }
 
 
