@@ -1,0 +1,46 @@
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class MacArray(wiring.Component):
+    """``lanes`` signed multipliers: the one place the design multiplies.
+
+    Parameters
+    ----------
+    lanes : int
+    a_width, b_width : int
+        Operand widths (two's complement). At most 18 maps each multiplier onto
+        one ECP5 MULT18X18D, at most 16 onto one iCE40 SB_MAC16 (``-dsp``).
+
+    Members
+    -------
+    a, b : In(ArrayLayout(signed(a_width|b_width), lanes))
+        Operands, one pair per lane.
+    en : In(1)
+        Clock enable of the product register.
+    p : Out(ArrayLayout(signed(a_width + b_width), lanes))
+        ``p[j] = a[j] * b[j]``, exact, registered.
+
+    Latency: 1 cycle (the product register). The register has no reset so
+    that ``synth_ice40 -dsp`` can pack it into the SB_MAC16; yosys's ECP5 flow
+    keeps it in fabric flip-flops beside the MULT18X18D.
+    """
+
+    def __init__(self, lanes, a_width, b_width):
+        self.lanes, self.a_width, self.b_width = lanes, a_width, b_width
+        super().__init__({
+            "a": In(data.ArrayLayout(signed(a_width), lanes)),
+            "b": In(data.ArrayLayout(signed(b_width), lanes)),
+            "en": In(1, init=1),
+            "p": Out(data.ArrayLayout(signed(a_width + b_width), lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        for j in range(self.lanes):
+            product = Signal(signed(self.a_width + self.b_width), name=f"product{j}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += product.eq(self.a[j] * self.b[j])
+            m.d.comb += self.p[j].eq(product)
+        return m

@@ -1,0 +1,199 @@
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .narrow import narrow
+from .stage import Stage
+
+
+class Pipeline(wiring.Component):
+    """The LayerPipe training pipeline of a whole network: one :class:`Stage`
+    per layer, advancing in beats (DESIGN.md 3).
+
+    In beat k stage l runs the forward of sample k-(l-1) and the backward of
+    sample k-(2L-l). A beat starts when every stage is idle, the next sample
+    has been loaded (or ``drain`` is high and samples are still in flight) and
+    the previous result has left; so a gap in the sample stream or
+    backpressure on the result stream stalls whole beats and never drops or
+    repeats a sample. In ``sequential`` mode a sample is admitted only when
+    the pipeline is empty: plain SGD.
+
+    Members
+    -------
+    samples : In(stream)   one input value per transfer, ``n_0`` per sample;
+        ``label`` is read with the last value, which has ``last`` set
+    results : Out(stream)  per sample, the ``n_L`` output values a_L (linear
+        output layer), then ``last``; ``label`` repeats the sample's label
+    drain : In(1)          let beats run without a new sample until empty
+    readback_layer, readback_row, readback_col : In   read W_l[row, col]
+        (``col == n_{l-1}`` reads the bias b_l[row]) while idle;
+    readback_data : Out    2 cycles later
+    status : Out           beats run, samples trained, framing error, idle
+    """
+
+    def __init__(self, cfg, lanes, init_weights, init_biases):
+        self.cfg, self.lanes = cfg, tuple(lanes)
+        L = cfg.n_layers
+        self.stages = []
+        for l in range(1, L + 1):
+            self.stages.append(Stage(
+                n_in=cfg.widths[l - 1], n_out=cfg.widths[l], lanes=self.lanes[l - 1],
+                act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=l < L, act_grad_a=l > 1,
+                delay=2 * (L - l) + 1, in_lanes=1 if l == 1 else self.lanes[l - 2],
+                grad_lanes=self.lanes[l - 1] if l == L else 1,
+                update_shift=cfg.update_shift, bias_shift=cfg.bias_shift,
+                acc_width=cfg.forward_acc_width(l), g_acc_width=cfg.act_grad_acc_width(l),
+                init_weights=init_weights[l - 1], init_biases=init_biases[l - 1]))
+        classes = cfg.widths[-1]
+        self.sample_layout = data.StructLayout({"x": signed(cfg.act.width), "label": range(max(classes, 2)),
+                                                "last": 1})
+        self.result_layout = data.StructLayout({"a": signed(cfg.act.width), "label": range(max(classes, 2)),
+                                                "last": 1})
+        self.status_layout = data.StructLayout({"beats": 32, "trained": 32, "framing_error": 1, "idle": 1})
+        widest = max(cfg.widths)
+        super().__init__({
+            "samples": In(stream.Signature(self.sample_layout)),
+            "results": Out(stream.Signature(self.result_layout)),
+            "drain": In(1),
+            "readback_layer": In(range(max(L, 2))),
+            "readback_row": In(range(max(widest, 2))),
+            "readback_col": In(range(widest + 1)),
+            "readback_data": Out(signed(cfg.weight.width)),
+            "status": Out(self.status_layout),
+        })
+
+    @property
+    def cycles_per_beat(self):
+        """Beat length in cycles when nothing stalls: the slowest stage plus
+        the cycle the controller takes to start the next beat."""
+        return max(s.cycles_per_beat for s in self.stages) + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L = self.cfg, self.cfg.n_layers
+        stages = self.stages
+        for l, st in enumerate(stages, 1):
+            m.submodules[f"stage{l}"] = st
+        # activations flow forward, gradients backward, stage to stage
+        for l in range(1, L):
+            m.d.comb += [stages[l].act_in.valid.eq(stages[l - 1].act_out.valid),
+                         stages[l].act_in.p.word.eq(stages[l - 1].act_out.p.word),
+                         stages[l].act_in.p.a.eq(stages[l - 1].act_out.p.a),
+                         stages[l].act_in.p.mask.eq(stages[l - 1].act_out.p.mask),
+                         stages[l].act_in.p.last.eq(stages[l - 1].act_out.p.last)]
+            m.d.comb += [stages[l - 1].grad_in.valid.eq(stages[l].grad_out.valid),
+                         stages[l - 1].grad_in.p.eq(stages[l].grad_out.p)]
+
+        # -- the input loader writes the next sample into stage 1's delay FIFO
+        n0 = cfg.widths[0]
+        loaded = Signal()                # a whole sample waits for its beat
+        word = Signal(range(max(n0, 2)))
+        label_next = Signal.like(self.samples.p.label)
+        framing_error = Signal()
+        s1 = stages[0]
+        m.d.comb += self.samples.ready.eq(~loaded)
+        m.d.comb += [s1.act_in.valid.eq(self.samples.valid & ~loaded), s1.act_in.p.word.eq(word),
+                     s1.act_in.p.a[0].eq(self.samples.p.x), s1.act_in.p.mask.eq(1),
+                     s1.act_in.p.last.eq(word == n0 - 1)]
+        with m.If(self.samples.valid & self.samples.ready):
+            with m.If(self.samples.p.last != (word == n0 - 1)):
+                m.d.sync += framing_error.eq(1)
+            with m.If(word == n0 - 1):
+                m.d.sync += [word.eq(0), loaded.eq(1), label_next.eq(self.samples.p.label)]
+            with m.Else():
+                m.d.sync += word.eq(word + 1)
+
+        # -- beat control: which stage runs which sample moves one stage per beat
+        fwd = Signal(L)                  # fwd[l-1]: stage l runs a forward this beat
+        bwd = Signal(L)                  # bwd[l-1]: stage l runs a backward this beat
+        labels = Array(Signal.like(label_next, name=f"label{l}") for l in range(1, L + 1))
+        next_fwd = Cat(loaded, fwd[:-1]) if L > 1 else loaded
+        next_bwd = Cat(bwd[1:], fwd[-1]) if L > 1 else fwd[-1]
+        idle = Signal()
+        m.d.comb += idle.eq(~Cat(*(st.busy for st in stages)).any())
+        result_pending = Signal()        # the result of the beat that just ended still has to leave
+        out_count = Signal(range(cfg.widths[-1] + 1))
+        admit = Signal()                 # a loaded sample may enter this beat
+        if cfg.mode == "sequential":
+            m.d.comb += admit.eq(loaded & ~next_fwd[1:].any() & ~next_bwd.any()) if L > 1 else \
+                admit.eq(loaded & ~next_bwd.any())
+        else:
+            m.d.comb += admit.eq(loaded)
+        go = Signal()
+        busy_next = Signal()
+        m.d.comb += busy_next.eq(next_fwd[1:].any() | next_bwd.any() if L > 1 else next_bwd.any())
+        started = Signal()               # a beat has been started and its stages are running
+        m.d.comb += go.eq(idle & ~started & (out_count == 0) &
+                          (admit | ((self.drain | (cfg.mode == "sequential")) & busy_next)))
+        # the first cycle after start, the stages raise busy; 'started' covers that cycle
+        m.d.sync += started.eq(go)
+        beats, trained = Signal(32), Signal(32)
+        new_fwd = Signal(L)
+        m.d.comb += new_fwd.eq(Cat(admit, fwd[:-1]) if L > 1 else admit)
+        with m.If(go):
+            m.d.sync += [fwd.eq(new_fwd), bwd.eq(next_bwd), beats.eq(beats + 1)]
+            with m.If(admit):
+                m.d.sync += loaded.eq(0)
+            m.d.sync += labels[0].eq(label_next)
+            for l in range(1, L):
+                m.d.sync += labels[l].eq(labels[l - 1])
+            for l, st in enumerate(stages):
+                m.d.comb += [st.start.eq(1), st.fwd_en.eq(new_fwd[l]), st.bwd_en.eq(next_bwd[l])]
+            with m.If(next_bwd[0]):
+                m.d.sync += trained.eq(trained + 1)
+        m.d.comb += [self.status.beats.eq(beats), self.status.trained.eq(trained),
+                     self.status.framing_error.eq(framing_error),
+                     self.status.idle.eq(idle & ~started & ~busy_next & ~loaded & (out_count == 0))]
+
+        # -- output: a_L to the result stream, and delta_L = a_L - y to stage L's act_grad_b
+        sL = stages[-1]
+        nL, PL = cfg.widths[-1], self.lanes[-1]
+        result = [Signal(signed(cfg.act.width), name=f"result{k}") for k in range(nL)]
+        with m.If(sL.act_out.valid):
+            for q in range(sL.passes):
+                with m.If(sL.act_out.p.word == q):
+                    for j in range(PL):
+                        if q * PL + j < nL:
+                            m.d.sync += result[q * PL + j].eq(sL.act_out.p.a[j])
+        label_L = labels[L - 1]
+        m.d.comb += [sL.grad_in.valid.eq(sL.act_out.valid), sL.grad_in.p.mask.eq(sL.act_out.p.mask),
+                     sL.grad_in.p.index.eq(sL.act_out.p.word * PL)]
+        for j in range(PL):
+            row = sL.act_out.p.word * PL + j
+            y = Mux(row == label_L, cfg.act.one, 0)
+            m.d.comb += sL.grad_in.p.g[j].eq(
+                narrow(sL.act_out.p.a[j] - y, cfg.act.frac - cfg.grad.frac, cfg.grad))
+        # the result leaves word by word after its beat, before the next beat may start
+        produced = Signal()              # stage L ran a forward in the running beat
+        out_label = Signal.like(label_next)
+        out_buf = Array(Signal(signed(cfg.act.width), name=f"out{k}") for k in range(nL))
+        out_index = Signal(range(max(nL, 2)))
+        with m.If(produced & idle & ~started & (out_count == 0)):
+            m.d.sync += [out_count.eq(nL), out_index.eq(0), out_label.eq(label_L), produced.eq(0)]
+            m.d.sync += [out_buf[k].eq(result[k]) for k in range(nL)]
+        with m.If(go):      # after the copy: a beat starting in the same cycle sets it again
+            m.d.sync += produced.eq(new_fwd[L - 1])
+        m.d.comb += [self.results.valid.eq(out_count != 0), self.results.p.a.eq(out_buf[out_index]),
+                     self.results.p.label.eq(out_label), self.results.p.last.eq(out_count == 1)]
+        with m.If(self.results.valid & self.results.ready):
+            m.d.sync += [out_count.eq(out_count - 1), out_index.eq(out_index + 1)]
+
+        # -- weight read-back while idle: row -> (pass, lane), col -> bank word
+        rb_data = Array(Signal(signed(cfg.weight.width), name=f"rb{l}") for l in range(1, L + 1))
+        sel_lane = Signal(range(max(max(self.lanes), 2)))
+        sel_bias = Signal()
+        sel_row = Signal.like(self.readback_row)
+        sel_layer = Signal.like(self.readback_layer)
+        m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
+        for l, st in enumerate(stages):
+            P, n_in = self.lanes[l], cfg.widths[l]
+            m.d.comb += st.read_addr.eq((self.readback_row // P) * n_in + self.readback_col)
+            lane_now = Signal(range(max(P, 2)), name=f"rb_lane{l + 1}")
+            m.d.sync += lane_now.eq(self.readback_row % P)
+            bias_now = Signal(name=f"rb_bias{l + 1}")
+            m.d.sync += bias_now.eq(self.readback_col == n_in)
+            word = Array(st.read_data[j] for j in range(P))[lane_now]
+            bias = Array(st.bias[k] for k in range(cfg.widths[l + 1]))[sel_row]
+            m.d.comb += rb_data[l].eq(Mux(bias_now, bias, word))
+        m.d.sync += self.readback_data.eq(rb_data[sel_layer])
+        return m

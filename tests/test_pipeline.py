@@ -1,0 +1,119 @@
+"""The whole pipeline in Amaranth's simulator against the golden model, bit for
+bit: every result word, every final weight and bias, fill and drain, with
+random gaps in the sample stream and random backpressure on the results."""
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from layerpipe.hw.config import NetConfig
+from layerpipe.hw.generator import choose_lanes
+from layerpipe.hw.pipeline import Pipeline as HwPipeline
+from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
+
+
+def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
+    rng = np.random.default_rng(seed)
+    ar = IntegerArithmetic(cfg)
+    samples = [Sample(i, ar.input(rng.random(cfg.widths[0])), int(rng.integers(cfg.widths[-1])))
+               for i in range(n)]
+    gold = Pipeline(cfg, ar)
+    expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
+    weights, biases = ar.parameters(*initial_parameters(cfg))
+    dut = HwPipeline(cfg, lanes, weights, biases)
+    got, state = [], {}
+
+    async def driver(ctx):
+        for s in samples:
+            for k, x in enumerate(s.x):
+                while rng.random() < gaps:
+                    ctx.set(dut.samples.valid, 0)
+                    await ctx.tick()
+                ctx.set(dut.samples.valid, 1)
+                ctx.set(dut.samples.p, {"x": int(x), "label": s.label, "last": k == len(s.x) - 1})
+                await ctx.tick().until(dut.samples.ready)
+        ctx.set(dut.samples.valid, 0)
+        ctx.set(dut.drain, 1)
+
+    async def monitor(ctx):
+        word = []
+        for _ in range(200_000):
+            ready = int(rng.random() >= backpressure)
+            ctx.set(dut.results.ready, ready)
+            await ctx.tick()
+            # a transfer happened at that edge if valid and ready were both high before it
+            if state.get("valid") and ready:
+                word.append(state["a"])
+                if state["last"]:
+                    got.append((word, state["label"]))
+                    word = []
+            state.update(valid=ctx.get(dut.results.valid), a=ctx.get(dut.results.p.a),
+                         last=ctx.get(dut.results.p.last), label=ctx.get(dut.results.p.label))
+            if len(got) == n and ctx.get(dut.status.idle):
+                break
+        state["status"] = {k: ctx.get(getattr(dut.status, k)) for k in ("beats", "trained", "framing_error")}
+        back = []
+        for l in range(cfg.n_layers):
+            rows = []
+            for r in range(cfg.widths[l + 1]):
+                row = []
+                for c in range(cfg.widths[l] + 1):
+                    ctx.set(dut.readback_layer, l)
+                    ctx.set(dut.readback_row, r)
+                    ctx.set(dut.readback_col, c)
+                    await ctx.tick().repeat(2)
+                    row.append(ctx.get(dut.readback_data))
+                rows.append(row)
+            back.append(rows)
+        state["weights"] = back
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(driver, background=True)
+    sim.add_testbench(monitor)
+    sim.run()
+    return expected, got, state, gold
+
+
+def check(cfg, lanes, n, seed, **kw):
+    print(f"config {cfg.widths} mode {cfg.mode} lanes {lanes} seed {seed} {kw}")
+    expected, got, state, gold = run_pipeline(cfg, lanes, n, seed, **kw)
+    assert len(got) == n, f"{len(got)} results for {n} samples"
+    for k, (e, g) in enumerate(zip(expected, got)):
+        assert g == e, f"sample {k}: result {g} differs from the golden model's {e}"
+    for l in range(cfg.n_layers):
+        want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
+        for r, (w_row, g_row) in enumerate(zip(want, state["weights"][l])):
+            assert g_row == w_row, f"layer {l + 1} row {r}: weights {g_row} differ from {w_row} (last column: bias)"
+    per_sample = 2 * cfg.n_layers if cfg.mode == "sequential" else 1
+    fill = 0 if cfg.mode == "sequential" else 2 * cfg.n_layers - 1
+    assert state["status"]["beats"] == n * per_sample + fill
+    assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0
+
+
+@pytest.mark.parametrize("widths, lanes, mode", [
+    ((6, 5, 3), (2, 2), "layerpipe"),          # lanes that do not divide the widths
+    ((5, 7, 4, 3), (3, 2, 4), "layerpipe"),
+    ((5, 7, 4, 3), (3, 2, 4), "sequential"),
+    ((4, 8, 3), (8, 3), "layerpipe"),          # more outputs than inputs
+    ((3, 2), (1,), "layerpipe"),               # one layer
+])
+def test_pipeline_is_bit_exact_with_the_golden_model(widths, lanes, mode):
+    check(NetConfig(widths, mode=mode), lanes, n=7, seed=sum(widths))
+
+
+def test_gaps_and_backpressure_lose_and_repeat_nothing():
+    check(NetConfig((5, 6, 3)), (3, 2), n=8, seed=11, gaps=0.4, backpressure=0.6)
+
+
+def test_narrow_formats_saturate_identically():
+    from layerpipe.hw.fixed_point import Format
+    cfg = NetConfig((5, 6, 3), act=Format(8, 4), weight=Format(8, 5), grad=Format(6, 4), lr_shift=0)
+    check(cfg, (4, 3), n=8, seed=5)
+
+
+def test_lanes_balance_the_beat():
+    # 64-32-10: 32 lanes sweep layer 1 in 64 cycles, 5 lanes layer 2 in 2 x 32; 2*32 + 3*5 = 79 multipliers
+    assert choose_lanes((64, 32, 10)) == (32, 5)
+    # 40 multipliers: (16, 2) sweeps in 128 and 160 cycles using 38; one more lane on layer 2
+    # (3 lanes, 4 passes = 128 cycles) would need 41
+    assert choose_lanes((64, 32, 10), budget=40) == (16, 2)
