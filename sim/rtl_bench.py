@@ -1,0 +1,76 @@
+"""cocotb side of ``layerpipe sim``: streams the samples into the generated
+pipeline (optionally with seeded gaps), takes the results (optionally with
+seeded backpressure), drains, and reads back every weight and bias.
+
+params: ``samples`` ([features, label] pairs, integers in the act format),
+``widths``, ``ports`` (the manifest's payload fields), ``gap``,
+``backpressure``, ``seed``. results: ``results`` (per sample: outputs and
+label), ``done_cycles`` (cycle at which each sample's last result word left),
+``cycles``, ``weights`` (per layer, rows of W with the bias last), ``status``.
+"""
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
+
+from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, read_signed, reset, unpack
+from layerpipe.sim.verilator import put_results, sim_params
+
+PERIOD_NS = 10
+
+
+def now_cycles():
+    return round(get_sim_time("ns")) // PERIOD_NS
+
+
+@cocotb.test()
+async def train(dut):
+    p = sim_params()
+    widths, ports = p["widths"], p["ports"]
+    n, n_out = len(p["samples"]), widths[-1]
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.drain.value = 0
+    await reset(dut.rst, dut.clk)
+    start = now_cycles()
+    driver = StreamDriver(dut, "samples", dut.clk, layout=ports["samples"], gap=p["gap"], seed=p["seed"])
+    monitor = StreamMonitor(dut, "results", dut.clk, layout=ports["results"],
+                            backpressure=p["backpressure"], seed=p["seed"] + 1)
+    driver.send_all({"x": x, "label": label, "last": int(k == len(xs) - 1)}
+                    for xs, label in p["samples"] for k, x in enumerate(xs))
+    done_cycles = []
+    limit = 4 * p["cycles_per_sample"] + 200
+    for k in range(1, n + 1):
+        await monitor.wait_for(k * n_out, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
+        done_cycles.append(now_cycles() - start)
+        if k == n - 2 * len(widths) or k == n:
+            pass
+        if driver.sent == sum(len(xs) for xs, _ in p["samples"]):
+            dut.drain.value = 1
+    dut.drain.value = 1
+    status = {}
+    for _ in range(100 * p["cycles_per_sample"] + 1000):
+        await FallingEdge(dut.clk)
+        status = unpack(ports["status"], dut.status.value.to_unsigned())
+        if status["idle"]:
+            break
+    cycles = now_cycles() - start
+    await ClockCycles(dut.clk, 4)
+    extra = len(monitor.received) - n * n_out    # a duplicate would show up here
+    weights = []
+    for l in range(len(widths) - 1):
+        rows = []
+        for r in range(widths[l + 1]):
+            row = []
+            for c in range(widths[l] + 1):
+                await RisingEdge(dut.clk)
+                dut.readback_layer.value, dut.readback_row.value, dut.readback_col.value = l, r, c
+                await ClockCycles(dut.clk, 3)
+                await FallingEdge(dut.clk)
+                row.append(read_signed(dut.readback_data))
+            rows.append(row)
+        weights.append(rows)
+    words = monitor.received
+    results = [[[w["a"] for w in words[k * n_out:(k + 1) * n_out]], words[k * n_out]["label"]]
+               for k in range(min(n, len(words) // n_out))]
+    put_results(results=results, done_cycles=done_cycles, cycles=cycles, weights=weights, status=status,
+                extra_words=extra)

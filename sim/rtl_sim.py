@@ -1,0 +1,124 @@
+"""``layerpipe sim``: generate the pipeline, train it in Verilator (cocotb) on
+a data set, and hold every result word and the final weights to the golden
+model, bit for bit."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from layerpipe.hw import generator
+from layerpipe.hw.errors import LayerPipeError
+
+from . import datasets, verilator
+from .golden import IntegerArithmetic, Pipeline
+from .train import _int, accuracy, add_config_arguments, config_from_args, sample_stream
+
+BUILD_DIR = Path("build")
+
+
+def prepare(cfg, dataset, n, seed):
+    """The first ``n`` samples of the training stream and the golden model trained on them."""
+    data = datasets.load(dataset, cfg.widths, seed)
+    ar = IntegerArithmetic(cfg)
+    epochs = -(-n // len(data.x_train))
+    samples = list(sample_stream(data, ar, epochs, cfg.seed))[:n]
+    gold = Pipeline(cfg, ar)
+    expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
+    return data, ar, samples, gold, expected
+
+
+def first_difference(expected, got):
+    for k, (e, g) in enumerate(zip(expected, got)):
+        if list(g[1:]) != list(e[1:]):
+            return f"sample {k}: label {g[1]} != {e[1]}"
+        for j, (x, y) in enumerate(zip(e[0], g[0])):
+            if x != y:
+                return f"sample {k}: output {j} is {y}, golden model {x}"
+    if len(expected) != len(got):
+        return f"{len(got)} results for {len(expected)} samples"
+    return None
+
+
+def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+    generator.check_buildable(cfg)
+    data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
+    out = BUILD_DIR / "generated" / cfg.digest()
+    info = generator.generate(cfg, out)
+    vfile = out / f"{cfg.name}.v"
+    t0 = time.time()
+    model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=bool(waves))
+    built = time.time() - t0
+    params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
+              "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
+              "cycles_per_sample": info["cycles_per_sample"]}
+    t0 = time.time()
+    res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, waves=bool(waves), keep=bool(waves))
+    seconds = time.time() - t0
+    got = [(r[0], r[1]) for r in res["results"]]
+    first = first_difference(expected, got)
+    mismatches = sum(1 for e, g in zip(expected, got) if list(e[0]) != list(g[0]) or e[1] != g[1]) \
+        + abs(len(expected) - len(got)) + res["extra_words"]
+    weights_ok = True
+    for l in range(cfg.n_layers):
+        want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
+        for r, (w_row, g_row) in enumerate(zip(want, res["weights"][l])):
+            if w_row != g_row:
+                weights_ok = False
+                mismatches += 1
+                first = first or f"layer {l + 1} row {r}: weights {g_row} differ from the golden model's {w_row}"
+    # the RTL's own weights, read back, classify the test split
+    rtl = Pipeline(cfg, ar)
+    rtl.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in res["weights"]]
+    rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
+    done = res["done_cycles"]
+    skip = min(2 * cfg.n_layers + 2, max(len(done) // 4, 1))
+    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
+    return {
+        "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
+        "samples": len(got), "cycles_per_sample": steady,
+        "mac_bound_cycles_per_sample": info["mac_bound_cycles_per_sample"],
+        "mac_bound_ratio": steady / info["mac_bound_cycles_per_sample"],
+        "accuracy": accuracy(rtl, ar, data.x_test, data.y_test),
+        "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
+        "weights_bit_exact": weights_ok, "cycles": res["cycles"],
+        "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
+        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
+    }
+
+
+def add_arguments(p):
+    add_config_arguments(p)
+    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
+    p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
+    p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
+    p.add_argument("--waves", metavar="F.vcd", help="keep a waveform of the run")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
+
+
+def run(args):
+    cfg = config_from_args(args)
+    generator.check_buildable(cfg)
+    if not 1 <= args.samples <= 100_000:
+        raise LayerPipeError(f"samples: {args.samples} is out of range 1..100000")
+    for name in ("gaps", "backpressure"):
+        if not 0 <= getattr(args, name) < 1:
+            raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
+    datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if not args.json:
+        print(f"simulating {cfg.name} on {args.samples} {args.dataset} samples in Verilator ...", file=sys.stderr)
+    r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
+        print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
+              + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
+        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+              f" ratio {r['mac_bound_ratio']:.3f})")
+        print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
+        print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
+    return 0 if r["bit_exact"] else 1

@@ -1,0 +1,616 @@
+"""Gateware units against their golden-model twins, bit for bit, in Amaranth's simulator.
+
+Every test is randomised from the seed in its id (also printed), drives the
+unit as its docstring describes, compares every output word with the twin in
+``sim/golden.py`` / ``hw/fixed_point.py`` and asserts the latency the
+docstring states. Cycle ``c`` below is the cycle whose inputs were set before
+the ``c``-th clock edge; a register loaded from them is seen in cycle ``c+1``.
+"""
+import numpy as np
+import pytest
+from amaranth.lib import data
+from amaranth.sim import Simulator
+
+from layerpipe.hw.act_grad_a import ActGradA
+from layerpipe.hw.act_grad_b import ActGradB
+from layerpipe.hw.config import NetConfig
+from layerpipe.hw.delay_fifo import DelayFifo
+from layerpipe.hw.fixed_point import Format
+from layerpipe.hw.forward_unit import ForwardUnit
+from layerpipe.hw.mac_array import MacArray
+from layerpipe.hw.stage import Stage
+from layerpipe.hw.weight_grad_unit import WeightGradUnit
+from layerpipe.hw.weight_memory import WeightMemory
+from layerpipe.sim import golden
+from layerpipe.sim.golden import IntegerArithmetic
+
+WIDE = dict(act=Format(16, 10), weight=Format(16, 12), grad=Format(16, 12), lr_shift=5)
+# narrow formats and a large learning rate: most sums and updates saturate
+NARROW = dict(act=Format(6, 2), weight=Format(5, 3), grad=Format(6, 3), lr_shift=0)
+MID = dict(act=Format(8, 4), weight=Format(8, 6), grad=Format(8, 6), lr_shift=1)
+
+
+def arith(n_in, n_out, fmts):
+    cfg = NetConfig((n_in, n_out, 2), **fmts)
+    return cfg, IntegerArithmetic(cfg)
+
+
+def rand_q(rng, fmt, size, extremes=0.2):
+    """Uniform over the whole format, with a share of exact min/max values."""
+    v = rng.integers(fmt.min, fmt.max + 1, size=size, dtype=np.int64)
+    pick = rng.random(size) < extremes
+    return np.where(pick, rng.choice([fmt.min, fmt.max], size=size), v)
+
+
+def seeded(seed):
+    print(f"seed={seed}")
+    return np.random.default_rng(seed)
+
+
+def run(dut, cycles, probes, drain=4):
+    """Set each cycle's inputs (a dict {port path: value}, e.g. "out.p.a"), sample ``probes`` (name: port)
+    in that cycle, tick; ``drain`` more cycles repeat the last input dict with
+    every ``valid``-like port it names cleared by the caller. Returns one dict per cycle."""
+    seen = []
+
+    async def bench(ctx):
+        for inputs in cycles:
+            for path, value in inputs.items():
+                ctx.set(_port(dut, path), [int(x) for x in value] if isinstance(value, (list, np.ndarray))
+                        else int(value))
+            seen.append({name: _value(ctx.get(p)) for name, p in probes.items()})
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+def _port(dut, path):
+    for name in path.split("."):
+        dut = getattr(dut, name)
+    return dut
+
+
+def _value(v):
+    if isinstance(v, data.Const) and isinstance(v.shape(), data.ArrayLayout):   # its elements
+        return [_value(v[j]) for j in range(v.shape().length)]
+    return int(v)
+
+
+def cycles_with_bubbles(rng, columns, bubble, idle):
+    """Interleave ``columns`` (input dicts) with idle cycles; returns (cycles, column cycle numbers)."""
+    cycles, at = [], []
+    for col in columns:
+        while rng.random() < bubble:
+            cycles.append(idle(rng))
+        at.append(len(cycles))
+        cycles.append(col)
+    return cycles, at
+
+
+# -- narrow (the one rounding rule) ----------------------------------------------------------
+
+@pytest.mark.parametrize("x_width,shift,fmt", [(8, 3, Format(4, 1)), (8, 1, Format(6, 0)), (7, 0, Format(5, 2)),
+                                               (6, -2, Format(6, 3)), (9, 5, Format(8, 4))])
+def test_narrow_exhaustive(x_width, shift, fmt):
+    """Every x of a small width through the gateware narrow, against fixed_point.narrow
+    (ties, both saturation ends, negative shifts included)."""
+    from amaranth.hdl import Module, Signal, signed
+    from layerpipe.hw import fixed_point, narrow
+    m = Module()
+    x, y = Signal(signed(x_width)), Signal(signed(fmt.width))
+    m.d.comb += y.eq(narrow.narrow(x, shift, fmt))
+    xs = np.arange(-(1 << (x_width - 1)), 1 << (x_width - 1))
+    got = []
+
+    async def bench(ctx):
+        for v in xs:
+            ctx.set(x, int(v))
+            got.append(ctx.get(y))
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == list(fixed_point.narrow(xs, shift, fmt))
+
+
+# -- MAC array -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lanes,a_width,b_width,seed", [
+    (1, 18, 18, 11), (3, 16, 16, 12), (8, 5, 4, 13), (2, 2, 7, 14)])
+def test_mac_array(lanes, a_width, b_width, seed):
+    rng = seeded(seed)
+    dut = MacArray(lanes, a_width, b_width)
+    fa, fb = Format(a_width, 0), Format(b_width, 0)
+    ins = [dict(a=rand_q(rng, fa, lanes, 0.3), b=rand_q(rng, fb, lanes, 0.3), en=int(rng.random() < 0.8))
+           for _ in range(40)]
+    cycles = [{"a": list(map(int, x["a"])), "b": list(map(int, x["b"])), "en": x["en"]} for x in ins]
+    seen = run(dut, cycles, {"p": dut.p})
+    p = np.zeros(lanes, dtype=np.int64)             # LATENCY 1: p(c+1) = a(c)*b(c) if en(c)
+    for c, x in enumerate(ins):
+        assert seen[c]["p"] == list(p), f"cycle {c}"
+        if x["en"]:
+            p = x["a"] * x["b"]
+    assert any(x["en"] == 0 for x in ins) and any(x["en"] for x in ins)
+
+
+# -- forward unit ---------------------------------------------------------------------------
+
+FORWARD_CASES = [  # n_in, n_out, lanes, formats, hidden, bubble probability, seed
+    (5, 5, 2, WIDE, True, 0.0, 21),
+    (6, 4, 3, NARROW, True, 0.3, 22),
+    (8, 3, 1, MID, False, 0.2, 23),
+    (3, 8, 8, NARROW, False, 0.0, 24),
+    (1, 3, 2, MID, True, 0.3, 25),
+]
+
+
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,hidden,bubble,seed", FORWARD_CASES)
+def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed):
+    rng = seeded(seed)
+    cfg, ar = arith(n_in, n_out, fmts)
+    P, R = lanes, -(-n_out // lanes)
+    dut = ForwardUnit(P, cfg.act, cfg.weight, cfg.forward_acc_width(1), hidden)
+    expect, columns = [], []
+    for _sample in range(2):
+        a = rand_q(rng, cfg.act, n_in)
+        for _r in range(R):   # a pass: P rows of W and their biases (pad rows are just more rows here)
+            w = rand_q(rng, cfg.weight, (P, n_in))
+            b = rand_q(rng, cfg.weight, P)
+            expect.append(ar.forward(w, b, a, hidden))
+            for i in range(n_in):
+                columns.append({"w": list(map(int, w[:, i])), "a": int(a[i]), "bias": list(map(int, b)),
+                                "valid": 1, "first": int(i == 0), "last": int(i == n_in - 1)})
+
+    def idle(rng):  # garbage on every data input and the flags; only valid is low
+        return {"w": list(map(int, rand_q(rng, cfg.weight, P))), "a": int(rand_q(rng, cfg.act, 1)[0]),
+                "bias": list(map(int, rand_q(rng, cfg.weight, P))), "valid": 0,
+                "first": int(rng.integers(2)), "last": int(rng.integers(2))}
+    cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
+    cycles += [idle(rng) for _ in range(ForwardUnit.LATENCY + 2)]
+    seen = run(dut, cycles, {"valid": dut.out.valid, "a": dut.out.p.a, "fprime": dut.out.p.fprime})
+    out_at = [c for c, s in enumerate(seen) if s["valid"]]
+    last_cols = [at[k] for k in range(len(at)) if (k + 1) % n_in == 0]
+    assert out_at == [c + ForwardUnit.LATENCY for c in last_cols]
+    if bubble == 0:   # docstring: a beat of `passes` passes takes passes * n_in + LATENCY cycles
+        assert out_at[R - 1] - at[0] + 1 == R * n_in + ForwardUnit.LATENCY
+    for q, (c, (a_out, fprime)) in enumerate(zip(out_at, expect)):
+        assert seen[c]["a"] == list(a_out), f"pass {q}"
+        assert [(seen[c]["fprime"] >> j) & 1 for j in range(P)] == list(fprime), f"pass {q}"
+    if fmts is NARROW:   # the saturation case saturates
+        assert any(cfg.act.max in a_out or (not hidden and cfg.act.min in a_out) for a_out, _ in expect)
+
+
+# -- weight-gradient unit -------------------------------------------------------------------
+
+WEIGHT_GRAD_CASES = [  # n_in, n_out, lanes, formats, bubble, seed
+    (5, 5, 2, WIDE, 0.0, 31),
+    (6, 4, 3, NARROW, 0.3, 32),
+    (4, 3, 1, MID, 0.2, 33),
+    (3, 8, 8, NARROW, 0.0, 34),
+]
+
+
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed", WEIGHT_GRAD_CASES)
+def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed):
+    rng = seeded(seed)
+    cfg, ar = arith(n_in, n_out, fmts)
+    P, R = lanes, -(-n_out // lanes)
+    depth = R * n_in
+    dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth)
+    columns, expect = [], []
+    a = rand_q(rng, cfg.act, n_in)
+    for r in range(R):
+        w = rand_q(rng, cfg.weight, (P, n_in))
+        delta = rand_q(rng, cfg.grad, P)
+        lane_en = int(rng.integers(1, 1 << P))
+        w_new, _ = ar.weight_grad(w, np.zeros(P, dtype=np.int64), delta, a)
+        for i in range(n_in):
+            columns.append({"w": list(map(int, w[:, i])), "delta": list(map(int, delta)), "a": int(a[i]),
+                            "addr": r * n_in + i, "valid": 1, "lane_en": lane_en})
+            expect.append((r * n_in + i, lane_en, list(w_new[:, i])))
+
+    def idle(rng):
+        return {"w": list(map(int, rand_q(rng, cfg.weight, P))), "delta": list(map(int, rand_q(rng, cfg.grad, P))),
+                "a": int(rand_q(rng, cfg.act, 1)[0]), "addr": int(rng.integers(depth)), "valid": 0,
+                "lane_en": int(rng.integers(1 << P))}
+    cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
+    cycles += [idle(rng) for _ in range(3)]
+    seen = run(dut, cycles, {"en": dut.write_en, "addr": dut.write_addr, "data": dut.write_data})
+    write_at = {c + WeightGradUnit.LATENCY: e for c, e in zip(at, expect)}
+    if bubble == 0:   # a sweep of R passes writes its last word R * n_in + LATENCY cycles after it began
+        assert max(write_at) - at[0] + 1 == R * n_in + WeightGradUnit.LATENCY
+    for c, s in enumerate(seen):
+        if c not in write_at:
+            assert s["en"] == 0, f"cycle {c}: write without a column"
+            continue
+        addr, lane_en, w_new = write_at[c]
+        assert (s["en"], s["addr"]) == (lane_en, addr), f"cycle {c}"
+        assert s["data"] == w_new, f"cycle {c} (address {addr})"
+    if fmts is NARROW:
+        assert any(cfg.weight.max in e[2] or cfg.weight.min in e[2] for e in expect)
+
+
+# -- act_grad_a -----------------------------------------------------------------------------
+
+ACT_GRAD_A_CASES = [  # n_in, n_out, lanes, formats, bubble, seed
+    (5, 5, 2, WIDE, 0.0, 41),
+    (6, 4, 3, NARROW, 0.3, 42),
+    (4, 3, 1, MID, 0.2, 43),
+    (3, 8, 8, NARROW, 0.0, 44),
+    (7, 5, 5, MID, 0.1, 45),
+]
+
+
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed", ACT_GRAD_A_CASES)
+def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed):
+    rng = seeded(seed)
+    cfg, ar = arith(n_in, n_out, fmts)
+    P, R = lanes, -(-n_out // lanes)
+    dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1))
+    columns, expect, saturated = [], [], False
+    for _sample in range(2):
+        w = rand_q(rng, cfg.weight, (R * P, n_in))    # pad rows hold garbage ...
+        delta = rand_q(rng, cfg.grad, R * P)
+        delta[n_out:] = 0                             # ... and get delta 0, as the stage does
+        g = ar.act_grad_a(w[:n_out], delta[:n_out])
+        for r in range(R):
+            for i in range(n_in):
+                columns.append({"w": list(map(int, w[r * P:(r + 1) * P, i])),
+                                "delta": list(map(int, delta[r * P:(r + 1) * P])), "index": i,
+                                "valid": 1, "first_pass": int(r == 0), "last_pass": int(r == R - 1)})
+                expect.append((i, int(g[i])) if r == R - 1 else None)
+        saturated = saturated or cfg.grad.max in g or cfg.grad.min in g
+
+    def idle(rng):
+        return {"w": list(map(int, rand_q(rng, cfg.weight, P))), "delta": list(map(int, rand_q(rng, cfg.grad, P))),
+                "index": int(rng.integers(n_in)), "valid": 0,
+                "first_pass": int(rng.integers(2)), "last_pass": int(rng.integers(2))}
+    cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
+    cycles += [idle(rng) for _ in range(ActGradA.LATENCY + 2)]
+    seen = run(dut, cycles, {"valid": dut.out.valid, "index": dut.out.p.index, "g": dut.out.p.g})
+    out = {c + ActGradA.LATENCY: e for c, e in zip(at, expect) if e is not None}
+    assert [c for c, s in enumerate(seen) if s["valid"]] == sorted(out)
+    if bubble == 0:   # the beat's last g leaves R * n_in + LATENCY cycles after its first column
+        assert sorted(out)[n_in - 1] - at[0] + 1 == R * n_in + ActGradA.LATENCY
+    for c, (i, g) in out.items():
+        assert (seen[c]["index"], seen[c]["g"]) == (i, g), f"cycle {c}"
+    assert saturated or fmts is not NARROW, "the saturation case did not saturate"
+
+
+# -- act_grad_b -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n,in_lanes,fmts,seed", [
+    (5, 1, WIDE, 51), (5, 2, NARROW, 52), (7, 3, MID, 53), (4, 4, MID, 54), (1, 1, NARROW, 55)])
+def test_act_grad_b(n, in_lanes, fmts, seed):
+    rng = seeded(seed)
+    cfg, ar = arith(n, n, fmts)
+    dut = ActGradB(n, cfg.grad, in_lanes)
+    words = -(-n // in_lanes)
+    rounds = 4
+
+    def write(base, values, mask):
+        return {"g_in.valid": 1, "g_in.p.index": base, "g_in.p.g": values, "g_in.p.mask": mask}
+
+    def garbage(valid=0):   # a write with every lane masked off, or not valid at all
+        return {"g_in.valid": valid, "g_in.p.index": int(rng.integers(n)),
+                "g_in.p.g": list(map(int, rand_q(rng, cfg.grad, in_lanes))),
+                "g_in.p.mask": 0 if valid else int(rng.integers(1 << in_lanes))}
+
+    cycles, loads, expect = [], [], []
+    for _ in range(rounds):
+        g = rand_q(rng, cfg.grad, n)
+        fprime = rng.integers(0, 2, size=n)
+        order = list(rng.permutation(words)) + list(rng.choice(words, size=2))   # some words twice
+        for k, word in enumerate(order):
+            if rng.random() < 0.3:
+                cycles.append({**garbage(valid=int(rng.integers(2))), "load": 0})
+            base = word * in_lanes
+            vals = [int(g[base + q]) if base + q < n else int(rand_q(rng, cfg.grad, 1)[0]) for q in range(in_lanes)]
+            mask = sum(1 << q for q in range(in_lanes) if base + q < n)
+            first_write = k < words
+            if not first_write:   # a repeated word is rewritten with the same values, partly masked
+                mask &= int(rng.integers(1 << in_lanes))
+            cycles.append({**write(base, vals, mask), "load": 0})
+        # load in its own cycle; the next round's first write may share the cycle after it
+        cycles.append({**garbage(), "load": 1, "fprime": int(sum(int(f) << k for k, f in enumerate(fprime)))})
+        loads.append(len(cycles) - 1)
+        expect.append(list(ar.act_grad_b(g, fprime)))
+    cycles += [{**garbage(), "load": 0} for _ in range(2)]
+    seen = run(dut, cycles, {"delta": dut.delta})
+    # LATENCY 1: delta from load cycle + 1 until the next load's + 1, held while new g is written
+    for q, c0 in enumerate(loads):
+        c1 = loads[q + 1] if q + 1 < len(loads) else len(cycles) - 1
+        for c in range(c0 + 1, c1 + 1):
+            assert seen[c]["delta"] == expect[q], f"round {q}, cycle {c}"
+    assert all(seen[c]["delta"] == [0] * n for c in range(loads[0] + 1)), "delta before the first load"
+
+
+@pytest.mark.parametrize("seed", [56])
+def test_act_grad_b_write_in_load_cycle_goes_to_next_beat(seed):
+    rng = seeded(seed)
+    fmt = Format(8, 4)
+    dut = ActGradB(3, fmt, 1)
+    g0, g1 = [int(x) for x in rand_q(rng, fmt, 3)], [int(x) for x in rand_q(rng, fmt, 3)]
+    cyc = [{"g_in.valid": 1, "g_in.p.index": k, "g_in.p.g": [g0[k]], "g_in.p.mask": 1, "load": 0}
+           for k in range(3)]
+    cyc += [{"g_in.valid": 1, "g_in.p.index": k, "g_in.p.g": [g1[k]], "g_in.p.mask": 1,
+             "load": int(k == 0), "fprime": 0b111} for k in range(3)]
+    cyc += [{"g_in.valid": 0, "load": 1}, {"load": 0}]
+    seen = run(dut, cyc, {"delta": dut.delta})
+    assert seen[4]["delta"] == g0 and seen[6]["delta"] == g0 and seen[7]["delta"] == g1
+
+
+# -- weight memory --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n_in,n_out,lanes,seed", [(6, 5, 2, 81), (3, 4, 4, 82), (1, 3, 1, 83), (4, 7, 3, 84)])
+def test_weight_memory(n_in, n_out, lanes, seed):
+    """Bank layout of the initial weights, then random reads and writes against a
+    dict: a read sees the memory before the write of the same cycle (read-first),
+    1 cycle after its address."""
+    rng = seeded(seed)
+    fmt = Format(8, 6)
+    w = rand_q(rng, fmt, (n_out, n_in))
+    dut = WeightMemory(n_in, n_out, lanes, fmt.width, init=w)
+    R, depth = -(-n_out // lanes), dut.depth
+    assert depth == R * n_in
+    mem = np.zeros((lanes, depth), dtype=np.int64)
+    for r in range(R):
+        for j in range(lanes):
+            if r * lanes + j < n_out:
+                mem[j, r * n_in:(r + 1) * n_in] = w[r * lanes + j]
+    cycles, expect = [], []
+    for c in range(2 * depth + 30):
+        # first a clean sweep of the initial contents, then random traffic with collisions
+        ra = c if c < depth else int(rng.integers(depth))
+        wa = ra if c >= depth and rng.random() < 0.4 else int(rng.integers(depth))
+        en = 0 if c < depth else int(rng.integers(1 << lanes))
+        data = rand_q(rng, fmt, lanes)
+        cycles.append({"read_addr": ra, "write_addr": wa, "write_data": data, "write_en": en})
+        expect.append(list(mem[:, ra]))
+        for j in range(lanes):
+            if en >> j & 1:
+                mem[j, wa] = data[j]
+    cycles.append({"write_en": 0})
+    seen = run(dut, cycles, {"data": dut.read_data})
+    for c, e in enumerate(expect):
+        assert seen[c + 1]["data"] == e, f"cycle {c}: read of address {cycles[c]['read_addr']}"
+
+
+# -- delay FIFO -----------------------------------------------------------------------------
+
+DELAY_FIFO_CASES = [  # n (a_{l-1} values), in_lanes, depth, n_out, lanes, store_fprime, seed
+    (6, 4, 3, 5, 2, True, 61),
+    (5, 1, 1, 3, 3, True, 62),
+    (4, 2, 5, 7, 3, False, 63),
+    (3, 3, 2, 1, 1, True, 64),
+]
+
+
+@pytest.mark.parametrize("n,in_lanes,depth,n_out,lanes,store_fprime,seed", DELAY_FIFO_CASES)
+def test_delay_fifo(n, in_lanes, depth, n_out, lanes, store_fprime, seed):
+    """Beat k: the producer writes sample k+1 (word by word, in order, at random
+    cycles of the beat while the reads go on), forward reads sample k and writes
+    its f', backward reads sample k-depth and its f': against golden.DelayFifo."""
+    rng = seeded(seed)
+    fmt = Format(8, 3)
+    dut = DelayFifo(n, fmt.width, in_lanes, depth, n_out, lanes, store_fprime)
+    passes, words = -(-n_out // lanes), -(-n // in_lanes)
+    samples = [(rand_q(rng, fmt, n), rng.integers(0, 2, size=passes * lanes)) for _ in range(depth + 5)]
+    model = golden.DelayFifo(depth)
+
+    def producer_writes(s):
+        a = samples[s][0]
+        for w in range(words):
+            vals = [int(a[w * in_lanes + q]) if w * in_lanes + q < n else 0 for q in range(in_lanes)]
+            mask = sum(1 << q for q in range(in_lanes) if w * in_lanes + q < n)
+            yield {"write_word": w, "write_data": vals, "write_mask": mask,
+                   "write_valid": 1, "write_last": int(w == words - 1)}
+
+    idle = {"write_valid": 0, "write_last": 0, "fwd_start": 0, "bwd_start": 0, "fprime_write": 0}
+    cycles, checks = [], []     # checks: (cycle, probe, expected, what)
+
+    def emit(inputs, rel_checks=()):
+        checks.extend((len(cycles) + off, probe, exp, what) for off, probe, exp, what in rel_checks)
+        cycles.append({**idle, **inputs})
+
+    for w in producer_writes(0):
+        emit(w)
+    for k in range(len(samples) + depth):
+        fwd = k if k < len(samples) else None
+        bwd = k - depth if k >= depth else None
+        if fwd is not None:
+            model.push(k, fwd)
+        if bwd is not None:
+            assert model.pop(k) == bwd
+        ops = []    # (inputs, checks relative to the op's cycle)
+        fp = []
+        if bwd is not None:     # f' of the backward slot, the cycle after bwd_start
+            exp = sum(int(f) << j for j, f in enumerate(samples[bwd][1][:n_out])) if store_fprime \
+                else (1 << n_out) - 1
+            fp = [(1, "fprime", exp, f"fprime of sample {bwd}")]
+        ops.append(({"fwd_start": int(fwd is not None), "bwd_start": int(bwd is not None)}, fp))
+        # reads: each side presents a random order of indices (some twice); value 1 cycle later
+        f_idx = list(rng.permutation(n)) + list(rng.integers(0, n, 2))
+        b_idx = list(rng.permutation(n)) + list(rng.integers(0, n, 2))
+        for fi, bi in zip(f_idx, b_idx):
+            chk = []
+            if fwd is not None:
+                chk.append((1, "fwd", int(samples[fwd][0][fi]), f"fwd read {fi} of sample {fwd}"))
+            if bwd is not None:
+                chk.append((1, "bwd", int(samples[bwd][0][bi]), f"bwd read {bi} of sample {bwd}"))
+            ops.append(({**_fifo_read(dut, "fwd", fi, in_lanes), **_fifo_read(dut, "bwd", bi, in_lanes)}, chk))
+        if fwd is not None:     # the forward writes f' of its passes, in a random order
+            for r in rng.permutation(passes):
+                bits = samples[fwd][1][r * lanes:(r + 1) * lanes]
+                ops.append(({"fprime_write": 1, "fprime_word": int(r),
+                             "fprime_bits": sum(int(b) << j for j, b in enumerate(bits))}, []))
+        # the producer's words of sample k+1 go in at random cycles after the start (their own
+        # cycles or together with a read)
+        writes = list(producer_writes(k + 1)) if k + 1 < len(samples) else []
+        emit(*ops[0])
+        for inputs, chk in ops[1:]:
+            if writes and rng.random() < 0.5:
+                inputs = {**inputs, **writes.pop(0)}
+            emit(inputs, chk)
+        for w in writes:
+            emit(w)
+    emit({})
+    seen = run(dut, cycles, {"fwd": dut.fwd_value, "bwd": dut.bwd_value, "fprime": dut.fprime_out})
+    assert len(model) == 0 and checks
+    for c, probe, exp, what in checks:
+        assert seen[c][probe] == exp, f"cycle {c}: {what}"
+
+
+def _fifo_read(dut, side, index, in_lanes):
+    word, lane = divmod(int(index), in_lanes)
+    return {f"{side}_word": word, f"{side}_lane": lane}
+
+
+# -- stage ----------------------------------------------------------------------------------
+
+STAGE_CASES = [  # n_in, n_out, lanes, formats, act_grad_a, in_lanes, grad_lanes, seed
+    (6, 5, 2, WIDE, True, 4, 1, 71),
+    (6, 5, 5, MID, True, 1, 3, 72),
+    (6, 5, 2, NARROW, False, 3, 2, 73),
+    (4, 3, 2, NARROW, True, 2, 1, 74),
+]
+
+
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,has_aga,in_lanes,grad_lanes,seed", STAGE_CASES)
+def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
+    """Layer 1 of a 2-layer net (delay 3): beat k runs the forward of sample k and
+    the backward of sample k-3, as golden.Pipeline does; after every beat the
+    stage's outputs, every weight and every bias match IntegerArithmetic."""
+    rng = seeded(seed)
+    cfg, ar = arith(n_in, n_out, fmts)
+    delay, n_samples = 3, 6
+    P, R = lanes, -(-n_out // lanes)
+    w = rand_q(rng, cfg.weight, (n_out, n_in), 0.1)
+    b = rand_q(rng, cfg.weight, n_out, 0.1)
+    dut = Stage(n_in=n_in, n_out=n_out, lanes=P, act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=True,
+                act_grad_a=has_aga, delay=delay, in_lanes=in_lanes, grad_lanes=grad_lanes,
+                update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(1),
+                g_acc_width=cfg.act_grad_acc_width(1), init_weights=w, init_biases=b)
+    xs = [rand_q(rng, cfg.act, n_in, 0.1) for _ in range(n_samples)]
+    gs = [rand_q(rng, cfg.grad, n_out, 0.2) for _ in range(n_samples)]
+
+    # the reference, beat by beat (weights read in beat k are those at the end of beat k-1)
+    fifo, ref = golden.DelayFifo(delay), []
+    for k in range(n_samples + delay):
+        beat = dict(fwd=None, bwd=None)
+        new_w, new_b = w, b
+        if k < n_samples:
+            a_out, fprime = ar.forward(w, b, xs[k], hidden=True)
+            fifo.push(k, (xs[k], fprime))
+            beat["fwd"] = (k, a_out)
+        if k >= delay:
+            a_old, fprime = fifo.pop(k)
+            delta = ar.act_grad_b(gs[k - delay], fprime)
+            beat["bwd"] = (k - delay, ar.act_grad_a(w, delta) if has_aga else None)
+            new_w, new_b = ar.weight_grad(w, b, delta, a_old)
+        w, b = new_w, new_b
+        beat["w"], beat["b"] = w, b
+        ref.append(beat)
+    assert len(fifo) == 0
+
+    def act_writes(s):
+        words = -(-n_in // in_lanes)
+        for q in range(words):
+            idx = [q * in_lanes + e for e in range(in_lanes)]
+            yield {"act_in.valid": 1, "act_in.p.word": q, "act_in.p.last": int(q == words - 1),
+                   "act_in.p.a": [int(xs[s][i]) if i < n_in else 0 for i in idx],
+                   "act_in.p.mask": sum(1 << e for e, i in enumerate(idx) if i < n_in)}
+
+    def grad_writes(s):
+        order = rng.permutation(-(-n_out // grad_lanes))   # any order: g is a buffer
+        for q in order:
+            idx = [q * grad_lanes + e for e in range(grad_lanes)]
+            yield {"grad_in.valid": 1, "grad_in.p.index": int(q * grad_lanes),
+                   "grad_in.p.g": [int(gs[s][i]) if i < n_out else 0 for i in idx],
+                   "grad_in.p.mask": sum(1 << e for e, i in enumerate(idx) if i < n_out)}
+
+    quiet = {"act_in.valid": 0, "grad_in.valid": 0, "start": 0}
+    mismatches = []
+
+    async def bench(ctx):
+        def put(inputs):
+            for path, value in {**quiet, **inputs}.items():
+                ctx.set(_port(dut, path), value)
+
+        pending = list(act_writes(0))       # the first sample arrives before beat 0
+        for k, beat in enumerate(ref):
+            while pending:                   # what the producers still owe, before the start
+                put(pending.pop(0))
+                await ctx.tick()
+            fwd_en, bwd_en = beat["fwd"] is not None, beat["bwd"] is not None
+            # during the beat: sample k+1 into the delay FIFO, g of the next beat's backward
+            acts = list(act_writes(k + 1)) if k + 1 < n_samples else []
+            grads = list(grad_writes(k + 1 - delay)) if 0 <= k + 1 - delay < n_samples else []
+            put({"start": 1, "fwd_en": int(fwd_en), "bwd_en": int(bwd_en)})
+            cycles, act_out, grad_out = 0, [], []
+            while True:
+                await ctx.tick()
+                cycles += 1
+                if not ctx.get(dut.busy):
+                    break
+                inputs = {}
+                if acts and rng.random() < 0.5:
+                    inputs.update(acts.pop(0))
+                # g for beat k+1 may go in from the cycle after start (the load cycle) on
+                if grads and rng.random() < 0.5:
+                    inputs.update(grads.pop(0))
+                put(inputs)
+                if ctx.get(dut.act_out.valid):
+                    act_out.append(ctx.get(dut.act_out.payload))
+                if ctx.get(dut.grad_out.valid):
+                    grad_out.append(ctx.get(dut.grad_out.payload))
+            put({})
+            pending = acts + grads
+            what = f"beat {k}"
+            if cycles != dut.cycles_per_beat:
+                mismatches.append(f"{what}: {cycles} cycles, docstring says {dut.cycles_per_beat}")
+            # act_out: one word per pass, rows r*P..r*P+P-1, mask of the rows that exist
+            exp_act = []
+            if fwd_en:
+                a_out = beat["fwd"][1]
+                for r in range(R):
+                    rows = [r * P + j for j in range(P)]
+                    exp_act.append((r, [int(a_out[i]) for i in rows if i < n_out],
+                                    sum(1 << j for j, i in enumerate(rows) if i < n_out), int(r == R - 1)))
+            got_act = [(int(p["word"]), [p["a"][j] for j in range(P) if (p["mask"] >> j) & 1], int(p["mask"]),
+                        int(p["last"])) for p in act_out]
+            if got_act != exp_act:
+                mismatches.append(f"{what}: act_out {got_act} != {exp_act}")
+            exp_grad = [(i, [int(g)], 1) for i, g in enumerate(beat["bwd"][1])] if bwd_en and has_aga else []
+            got_grad = [(int(p["index"]), _value(p["g"]), int(p["mask"])) for p in grad_out]
+            if got_grad != exp_grad:
+                mismatches.append(f"{what}: grad_out {got_grad} != {exp_grad}")
+            # every weight and bias, read back while idle
+            got_w = np.zeros((n_out, n_in), dtype=np.int64)
+            for addr in range(R * n_in):         # bank word r*n_in+i of lane j is W[r*P+j, i]
+                ctx.set(dut.read_addr, addr)
+                await ctx.tick()                     # synchronous read: data after the edge
+                r, i = divmod(addr, n_in)
+                word = ctx.get(dut.read_data)
+                for j in range(P):
+                    if r * P + j < n_out:
+                        got_w[r * P + j, i] = word[j]
+            got_b = np.array(_value(ctx.get(dut.bias)))
+            if not np.array_equal(got_w, beat["w"]):
+                bad = np.argwhere(got_w != beat["w"])[0]
+                mismatches.append(f"{what}: W{list(bad)} = {got_w[tuple(bad)]}, golden {beat['w'][tuple(bad)]}")
+            if not np.array_equal(got_b, beat["b"]):
+                mismatches.append(f"{what}: bias {list(got_b)} != golden {list(beat['b'])}")
+            if mismatches:
+                return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not mismatches, mismatches[0]
+    if fmts is NARROW:   # the saturation case saturates the weights
+        assert any((cfg.weight.max == r["w"]).any() or (cfg.weight.min == r["w"]).any() for r in ref)
