@@ -64,9 +64,9 @@ class Pipeline(wiring.Component):
 
     @property
     def cycles_per_beat(self):
-        """Beat length in cycles when nothing stalls: the slowest stage plus
-        the cycle the controller takes to start the next beat."""
-        return max(s.cycles_per_beat for s in self.stages) + 1
+        """Beat length in cycles when nothing stalls: the slowest stage (the
+        next beat starts in the cycle the last stage becomes idle)."""
+        return max(s.cycles_per_beat for s in self.stages)
 
     def elaborate(self, platform):
         m = Module()
