@@ -167,9 +167,10 @@ class Stage(wiring.Component):
                  for j in range(P)]
         bias = [Array([self.bias[q * P + j] if q * P + j < n_out else 0 for q in range(R)])[t1["r"]]
                 for j in range(P)]
+        # per pass, the lanes whose rows exist (the last pass may be partly idle)
+        row_mask = Array([sum(1 << j for j in range(P) if q * P + j < n_out) for q in range(R)])
         lane_en = Signal(P)
-        m.d.comb += lane_en.eq(Array([sum((1 << j) for j in range(P) if q * P + j < n_out)
-                                      for q in range(R)])[t1["r"]])
+        m.d.comb += lane_en.eq(row_mask[t1["r"]])
 
         m.d.comb += [fwd.w.eq(wmem.read_data), fwd.a.eq(fifo.fwd_value),
                      fwd.valid.eq(t1["valid"] & fwd_en), fwd.first.eq(first), fwd.last.eq(last)]
@@ -198,8 +199,7 @@ class Stage(wiring.Component):
         m.d.sync += [r_t2.eq(t1["r"]), out_r.eq(r_t2)]
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
                      self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == R - 1),
-                     self.act_out.p.mask.eq(Array([sum((1 << j) for j in range(P) if q * P + j < n_out)
-                                                   for q in range(R)])[out_r]),
+                     self.act_out.p.mask.eq(row_mask[out_r]),
                      fifo.fprime_write.eq(fwd.out.valid), fifo.fprime_word.eq(out_r),
                      fifo.fprime_bits.eq(fwd.out.p.fprime)]
         return m
