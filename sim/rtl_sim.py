@@ -41,20 +41,46 @@ def first_difference(expected, got):
     return None
 
 
+def wave_format(path):
+    """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
+
+    Refuses, before any tool runs, an unknown extension, a folder that does not
+    exist, and FST where it cannot be built (:func:`verilator.fst_build_args`).
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in verilator.WAVE_FORMATS:
+        raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
+    if path.is_dir() or not path.parent.is_dir():
+        raise LayerPipeError(f"waves: {str(path)!r} is not a file in an existing folder")
+    if fmt == "fst":
+        try:
+            verilator.fst_build_args(BUILD_DIR / "verilator")
+        except verilator.SimulationError as e:
+            raise LayerPipeError(f"waves: {e}") from None
+    return fmt
+
+
 def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+    """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
+
+    ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
+    the run is written (see :func:`wave_format`).
+    """
     generator.check_buildable(cfg)
+    wave_fmt = wave_format(waves) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     out = BUILD_DIR / "generated" / cfg.digest()
     info = generator.generate(cfg, out)
     vfile = out / f"{cfg.name}.v"
     t0 = time.time()
-    model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=bool(waves))
+    model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
               "cycles_per_sample": info["cycles_per_sample"]}
     t0 = time.time()
-    res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, waves=bool(waves), keep=bool(waves))
+    res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves)
     seconds = time.time() - t0
     got = [(r[0], r[1]) for r in res["results"]]
     first = first_difference(expected, got)
@@ -86,6 +112,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
         "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
         "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
+        "waves": str(Path(waves).resolve()) if waves else None,
     }
 
 
@@ -95,7 +122,8 @@ def add_arguments(p):
     p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
-    p.add_argument("--waves", metavar="F.vcd", help="keep a waveform of the run")
+    p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
+                   " the extension picks the format: .fst (compact) or .vcd")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
@@ -108,6 +136,8 @@ def run(args):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if args.waves:
+        wave_format(args.waves)
     if not args.json:
         print(f"simulating {cfg.name} on {args.samples} {args.dataset} samples in Verilator ...", file=sys.stderr)
     r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves)
@@ -121,4 +151,6 @@ def run(args):
               f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
+        if r["waves"]:
+            print(f"  waveform            {r['waves']}")
     return 0 if r["bit_exact"] else 1

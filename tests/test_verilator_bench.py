@@ -1,9 +1,12 @@
 """The cocotb/Verilator harness (sim/verilator.py, sim/stream_bench.py) on a
 small stream component: every payload comes out once, in order, transformed,
 under random gaps and backpressure; a failing cocotb test reaches the caller;
-the build cache skips a second build."""
+the build cache skips a second build; a waveform (FST or VCD) lands at the
+path asked for and holds the top-level ports."""
+import ctypes
 import random
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -12,12 +15,15 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from layerpipe.sim import verilator
+from layerpipe.hw import cli
+from layerpipe.hw.errors import LayerPipeError
+from layerpipe.sim import rtl_sim, verilator
 from layerpipe.sim.stream_bench import first_mismatch, payload_fields
 
 BUILD_DIR = Path(__file__).resolve().parents[1] / "build" / "verilator"
 BENCH = Path(__file__).with_name("cocotb_passthrough.py")
 WIDTH = 12
+TOP_PORTS = {"clk", "rst", "i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready"}
 
 
 def sample_layout(width):
@@ -105,3 +111,104 @@ def test_second_build_of_the_same_design_is_skipped(model, verilog_file):
     assert again.seconds < 0.5, again.seconds     # a compile takes seconds
     by_key = verilator.build(verilog_file, "add_one", BUILD_DIR, key=model.key)
     assert by_key.cached and by_key.path == model.path and by_key.seconds < 0.5
+
+
+def passthrough_params(samples, gap=0.0, backpressure=0.0, seed=0):
+    return {"samples": samples, "gap": gap, "backpressure": backpressure, "seed": seed,
+            "in_fields": payload_fields(sample_layout(WIDTH)),
+            "out_fields": payload_fields(sample_layout(WIDTH + 1))}
+
+
+def vcd_var_names(path):
+    return set(re.findall(rb"\$var \S+ \d+ \S+ (\S+)", path.read_bytes()))
+
+
+def fst_var_names(path):
+    """Variable names in an FST file's hierarchy block (LZ4, the one kind
+    Verilator's writer emits), decompressed with the runtime liblz4 the
+    build linked."""
+    raw = path.read_bytes()
+    assert raw[0] == 0, "an FST file starts with its header block"
+    at, hier = 0, None
+    while at < len(raw):
+        kind, length = raw[at], struct.unpack(">Q", raw[at + 1:at + 9])[0]
+        if kind == 6:     # FST_BL_HIER_LZ4: u64 uncompressed size, LZ4 block
+            size = struct.unpack(">Q", raw[at + 9:at + 17])[0]
+            packed = raw[at + 17:at + 1 + length]
+            out = ctypes.create_string_buffer(size)
+            lz4 = ctypes.CDLL("liblz4.so.1")
+            assert lz4.LZ4_decompress_safe(packed, out, len(packed), size) == size
+            hier = out.raw
+        at += 1 + length
+    assert hier is not None, f"{path} has no LZ4 hierarchy block"
+
+    def cstr(i):
+        end = hier.index(b"\0", i)
+        return hier[i:end], end + 1
+
+    def leb(i):
+        while hier[i] & 0x80:
+            i += 1
+        return i + 1
+
+    names, i = set(), 0
+    while i < len(hier):
+        tag = hier[i]
+        if tag == 254:            # scope: type, name, component
+            _, i = cstr(i + 2)
+            _, i = cstr(i)
+        elif tag in (253, 255):   # attribute end, upscope
+            i += 1
+        elif tag == 252:          # attribute: type, subtype, name, value
+            _, i = cstr(i + 3)
+            i = leb(i)
+        else:                     # variable: type, direction, name, width, alias
+            name, i = cstr(i + 2)
+            names.add(name.split(b" [")[0])     # Verilator names vectors "o__payload [12:0]"
+            i = leb(leb(i))
+    return names
+
+
+@pytest.mark.parametrize("fmt", verilator.WAVE_FORMATS)
+def test_waveform_lands_at_the_given_path_with_the_top_level_ports(verilog_file, tmp_path, fmt):
+    model = verilator.build(verilog_file, "add_one", BUILD_DIR, waves=fmt)
+    assert model.waves == fmt
+    wave_file = tmp_path / f"add_one.{fmt}"
+    samples = [{"value": v, "last": int(v % 4 == 3)} for v in range(16)]
+    res = verilator.test(model, BENCH, testcase="passthrough", params=passthrough_params(samples),
+                         wave_file=wave_file)
+    assert res["sent"] == len(samples)
+    names = {n.decode() for n in (fst_var_names if fmt == "fst" else vcd_var_names)(wave_file)}
+    assert TOP_PORTS <= names, f"missing from {wave_file}: {TOP_PORTS - names}"
+    other = "vcd" if fmt == "fst" else "fst"
+    with pytest.raises(verilator.SimulationError, match=rf"must end in \.{fmt}"):
+        verilator.test(model, BENCH, testcase="passthrough", wave_file=tmp_path / f"x.{other}")
+
+
+def sim_error(wave_file, monkeypatch, capsys):
+    """``layerpipe sim ... --waves wave_file``'s stderr, checking it exits 2 before any tool runs."""
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran")
+    monkeypatch.setattr(verilator, "build", no_tools)
+    monkeypatch.setattr(rtl_sim.generator, "generate", no_tools)
+    assert cli.main(["sim", "--net", "4-8-3", "--dataset", "iris", "--samples", "5",
+                     "--waves", str(wave_file)]) == 2
+    assert not wave_file.exists()
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["run.gtkw", "run", "run.fst.txt"])
+def test_sim_refuses_a_wave_file_of_unknown_format_before_any_tool_runs(tmp_path, monkeypatch, capsys, name):
+    wave_file = tmp_path / name
+    assert sim_error(wave_file, monkeypatch, capsys) == \
+        f"layerpipe: error: waves: {str(wave_file)!r} must end in .fst or .vcd (the extension picks the format)\n"
+    with pytest.raises(LayerPipeError, match="is not a file in an existing folder"):
+        rtl_sim.wave_format(tmp_path / "no-such-folder" / "run.vcd")
+
+
+def test_sim_without_lz4_refuses_fst_in_one_line_before_any_tool_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(verilator, "_lz4_from", lambda shim: None)
+    assert sim_error(tmp_path / "run.fst", monkeypatch, capsys) == \
+        "layerpipe: error: waves: FST needs lz4 and zlib, which the C++ compiler does not find " \
+        "(apt install liblz4-dev zlib1g-dev), or write VCD\n"
+    assert rtl_sim.wave_format(tmp_path / "run.vcd") == "vcd"
