@@ -22,26 +22,33 @@ class ActGradA(wiring.Component):
     index : In(range(n_in)); valid, first_pass, last_pass : In(1)
     out : Out(stream.Signature(..., always_ready=True))  payload ``index``, ``g``
 
+    With ``own_mac=False`` the unit has no multipliers of its own: it presents
+    its operands on ``mac`` and takes the products back from it, so that a
+    backward unit can share one :class:`MacArray` between B(a) and W.
+
     Latency: g[i] leaves 2 cycles after column i of the last pass was
     presented (product register, output register).
     """
     LATENCY = 2
 
-    def __init__(self, lanes, weight, grad, n_in, passes, acc_width):
+    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True):
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
-        self.acc_width = acc_width
+        self.acc_width, self.own_mac = acc_width, own_mac
         self.out_layout = data.StructLayout({"index": range(max(n_in, 2)), "g": signed(grad.width)})
-        super().__init__({
+        members = {
             "w": In(data.ArrayLayout(signed(weight.width), lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "index": In(range(max(n_in, 2))),
             "valid": In(1), "first_pass": In(1), "last_pass": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
-        })
+        }
+        if not own_mac:
+            members["mac"] = In(MacArray.signature_of(lanes, weight.width, grad.width))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mac_array = mac = MacArray(self.lanes, self.weight.width, self.grad.width)
+        mac = MacArray.attach(m, self, self.lanes, self.weight.width, self.grad.width)
         for j in range(self.lanes):
             m.d.comb += [mac.a[j].eq(self.w[j]), mac.b[j].eq(self.delta[j])]
         index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()

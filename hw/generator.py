@@ -42,12 +42,14 @@ def choose_lanes(widths, budget=DEFAULT_DSP_BUDGET):
         lanes[slow] = want
 
 
-def check_buildable(cfg):
-    """Refuse, before any tool runs, what the generator cannot build yet."""
-    if cfg.mode == "pipedream":
-        raise LayerPipeError(
-            "mode: pipedream is not generated as RTL yet (its one-unit backward, B then W, is still "
-            "open); its numbers equal layerpipe's in `layerpipe train`; use layerpipe or sequential")
+def unit_lanes(stage):
+    """The MAC units of a stage and their lanes (multipliers)."""
+    if stage.backward == "b_then_w":
+        return {"forward": stage.lanes, "backward (B then W)": stage.mem_lanes}
+    units = {"forward": stage.lanes, "weight_grad": stage.lanes}
+    if stage.has_act_grad_a:
+        units["act_grad_a"] = stage.lanes
+    return units
 
 
 def total_macs(widths):
@@ -61,7 +63,6 @@ def build(cfg, lanes=None, budget=DEFAULT_DSP_BUDGET):
     from layerpipe.sim.golden import IntegerArithmetic, initial_parameters
 
     from .pipeline import Pipeline
-    check_buildable(cfg)
     lanes = tuple(lanes or cfg.lanes or choose_lanes(cfg.widths, budget))
     weights, biases = IntegerArithmetic(cfg).parameters(*initial_parameters(cfg))
     return Pipeline(cfg, lanes, weights, biases)
@@ -71,13 +72,14 @@ def manifest(cfg, top):
     """Everything downstream (simulation, synthesis, host) needs to know of a design."""
     from layerpipe.sim.stream_bench import payload_fields
     lanes = top.lanes
-    dsps = sum(dsps_per_lane(l) * p for l, p in enumerate(lanes, 1))
+    dsps = sum(sum(unit_lanes(st).values()) for st in top.stages)
     return {
         "name": cfg.name, "digest": cfg.digest(), "config": cfg.to_dict(), "numbers": cfg.numbers,
         "widths": list(cfg.widths), "mode": cfg.mode, "lanes": list(lanes),
         "cycles_per_beat": top.cycles_per_beat,
         "cycles_per_sample": top.cycles_per_beat * (2 * cfg.n_layers if cfg.mode == "sequential" else 1),
-        "sweep_cycles": beat_cycles(cfg.widths, lanes),
+        "sweep_cycles": [st.sweep_cycles for st in top.stages],
+        "units": [unit_lanes(st) for st in top.stages],
         "macs_per_sample": total_macs(cfg.widths), "multipliers": dsps,
         "mac_bound_cycles_per_sample": total_macs(cfg.widths) / dsps,
         "delays": list(cfg.delays), "expected_resources": {"dsps": dsps},
@@ -111,7 +113,6 @@ def add_arguments(p):
 def run(args):
     from layerpipe.sim.train import config_from_args
     cfg = config_from_args(args)
-    check_buildable(cfg)
     info = generate(cfg, args.out, budget=args.dsp_budget)
     if args.json:
         print(json.dumps(info))

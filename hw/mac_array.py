@@ -29,12 +29,27 @@ class MacArray(wiring.Component):
 
     def __init__(self, lanes, a_width, b_width):
         self.lanes, self.a_width, self.b_width = lanes, a_width, b_width
-        super().__init__({
+        super().__init__(self.signature_of(lanes, a_width, b_width))
+
+    @staticmethod
+    def signature_of(lanes, a_width, b_width):
+        return wiring.Signature({
             "a": In(data.ArrayLayout(signed(a_width), lanes)),
             "b": In(data.ArrayLayout(signed(b_width), lanes)),
             "en": In(1, init=1),
             "p": Out(data.ArrayLayout(signed(a_width + b_width), lanes)),
         })
+
+    @staticmethod
+    def attach(m, unit, lanes, a_width, b_width):
+        """The multipliers of ``unit``: its own MacArray, added to ``m``, or,
+        when ``unit.own_mac`` is false, its ``mac`` port (an
+        ``In(MacArray.signature_of(...))`` member: the unit drives ``a`` and
+        ``b`` and takes ``p`` back one cycle later from a shared array)."""
+        if unit.own_mac:
+            m.submodules.mac_array = mac = MacArray(lanes, a_width, b_width)
+            return mac
+        return unit.mac
 
     def elaborate(self, platform):
         m = Module()

@@ -11,9 +11,11 @@ class Pipeline(wiring.Component):
     per layer, advancing in beats (DESIGN.md 3).
 
     In beat k stage l runs the forward of sample k-(l-1) and the backward of
-    sample k-(2L-l). A beat starts when every stage is idle, the next sample
-    has been loaded (or ``drain`` is high and samples are still in flight) and
-    the previous result has left; so a gap in the sample stream or
+    sample k-(2L-l). In ``pipedream`` mode the stages past the first run their
+    backward as one unit, B then W, with the lanes of both (same numbers). A
+    beat starts when every stage is idle, the next sample has been loaded (or
+    ``drain`` is high and samples are still in flight) and the previous result
+    has left; so a gap in the sample stream or
     backpressure on the result stream stalls whole beats and never drops or
     repeats a sample. In ``sequential`` mode a sample is admitted only when
     the pipeline is empty: plain SGD.
@@ -43,7 +45,8 @@ class Pipeline(wiring.Component):
                 grad_lanes=self.lanes[l - 1] if l == L else 1,
                 update_shift=cfg.update_shift, bias_shift=cfg.bias_shift,
                 acc_width=cfg.forward_acc_width(l), g_acc_width=cfg.act_grad_acc_width(l),
-                init_weights=init_weights[l - 1], init_biases=init_biases[l - 1]))
+                init_weights=init_weights[l - 1], init_biases=init_biases[l - 1],
+                backward="b_then_w" if cfg.mode == "pipedream" and l > 1 else "lockstep"))
         classes = cfg.widths[-1]
         self.sample_layout = data.StructLayout({"x": signed(cfg.act.width), "label": range(max(classes, 2)),
                                                 "last": 1})
@@ -111,7 +114,7 @@ class Pipeline(wiring.Component):
         next_bwd = Cat(bwd[1:], fwd[-1]) if L > 1 else fwd[-1]
         idle = Signal()
         m.d.comb += idle.eq(~Cat(*(st.busy for st in stages)).any())
-        result_pending = Signal()        # the result of the beat that just ended still has to leave
+        produced = Signal()              # stage L ran a forward in the running beat; its result is still to leave
         out_count = Signal(range(cfg.widths[-1] + 1))
         admit = Signal()                 # a loaded sample may enter this beat
         if cfg.mode == "sequential":
@@ -143,18 +146,23 @@ class Pipeline(wiring.Component):
                 m.d.sync += trained.eq(trained + 1)
         m.d.comb += [self.status.beats.eq(beats), self.status.trained.eq(trained),
                      self.status.framing_error.eq(framing_error),
-                     self.status.idle.eq(idle & ~started & ~busy_next & ~loaded & (out_count == 0))]
+                     self.status.idle.eq(idle & ~started & ~busy_next & ~loaded & ~produced & (out_count == 0))]
 
         # -- output: a_L to the result stream, and delta_L = a_L - y to stage L's act_grad_b
         sL = stages[-1]
         nL, PL = cfg.widths[-1], self.lanes[-1]
         result = [Signal(signed(cfg.act.width), name=f"result{k}") for k in range(nL)]
+        # what result will hold after this cycle: the last pass arrives in the beat's last
+        # cycle, which may also be the cycle the result is copied out
+        result_next = [Signal.like(result[k], name=f"result_next{k}") for k in range(nL)]
+        m.d.comb += [result_next[k].eq(result[k]) for k in range(nL)]
         with m.If(sL.act_out.valid):
             for q in range(sL.passes):
                 with m.If(sL.act_out.p.word == q):
                     for j in range(PL):
                         if q * PL + j < nL:
-                            m.d.sync += result[q * PL + j].eq(sL.act_out.p.a[j])
+                            m.d.comb += result_next[q * PL + j].eq(sL.act_out.p.a[j])
+        m.d.sync += [result[k].eq(result_next[k]) for k in range(nL)]
         label_L = labels[L - 1]
         m.d.comb += [sL.grad_in.valid.eq(sL.act_out.valid), sL.grad_in.p.mask.eq(sL.act_out.p.mask),
                      sL.grad_in.p.index.eq(sL.act_out.p.word * PL)]
@@ -164,13 +172,12 @@ class Pipeline(wiring.Component):
             m.d.comb += sL.grad_in.p.g[j].eq(
                 narrow(sL.act_out.p.a[j] - y, cfg.act.frac - cfg.grad.frac, cfg.grad))
         # the result leaves word by word after its beat, before the next beat may start
-        produced = Signal()              # stage L ran a forward in the running beat
         out_label = Signal.like(label_next)
         out_buf = Array(Signal(signed(cfg.act.width), name=f"out{k}") for k in range(nL))
         out_index = Signal(range(max(nL, 2)))
         with m.If(produced & idle & ~started & (out_count == 0)):
             m.d.sync += [out_count.eq(nL), out_index.eq(0), out_label.eq(label_L), produced.eq(0)]
-            m.d.sync += [out_buf[k].eq(result[k]) for k in range(nL)]
+            m.d.sync += [out_buf[k].eq(result_next[k]) for k in range(nL)]
         with m.If(go):      # after the copy: a beat starting in the same cycle sets it again
             m.d.sync += produced.eq(new_fwd[L - 1])
         m.d.comb += [self.results.valid.eq(out_count != 0), self.results.p.a.eq(out_buf[out_index]),
@@ -180,13 +187,12 @@ class Pipeline(wiring.Component):
 
         # -- weight read-back while idle: row -> (pass, lane), col -> bank word
         rb_data = Array(Signal(signed(cfg.weight.width), name=f"rb{l}") for l in range(1, L + 1))
-        sel_lane = Signal(range(max(max(self.lanes), 2)))
         sel_bias = Signal()
         sel_row = Signal.like(self.readback_row)
         sel_layer = Signal.like(self.readback_layer)
         m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
         for l, st in enumerate(stages):
-            P, n_in = self.lanes[l], cfg.widths[l]
+            P, n_in = st.mem_lanes, cfg.widths[l]
             m.d.comb += st.read_addr.eq((self.readback_row // P) * n_in + self.readback_col)
             lane_now = Signal(range(max(P, 2)), name=f"rb_lane{l + 1}")
             m.d.sync += lane_now.eq(self.readback_row % P)

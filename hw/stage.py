@@ -6,34 +6,49 @@ from .act_grad_a import ActGradA
 from .act_grad_b import ActGradB
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit
+from .mac_array import MacArray
 from .narrow import narrow, round_shift
+from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
 
 
 class Stage(wiring.Component):
     """One layer's stage of the pipeline: in one beat, the forward of one
-    sample and the backward (act_grad_b, then weight_grad and act_grad_a in
-    parallel) of an older one, as in DESIGN.md 3.
+    sample and the backward (act_grad_b, then weight_grad and act_grad_a) of
+    an older one, as in DESIGN.md 3.
 
-    The three MAC tasks share one sweep of the weight memory: in cycle
-    (r, i) lane j reads W[r*lanes + j, i] once, forward accumulates it with
-    a[i], act_grad_a sums it times delta_j over the lanes, and weight_grad
-    writes back W - lr*delta_j*a_old[i]; reads therefore see the weights of
-    the end of the previous beat. Biases live in registers and are updated
-    when the beat ends.
+    ``backward="lockstep"`` (LayerPipe): the three MAC tasks share one sweep
+    of the weight memory: in cycle (r, i) lane j reads W[r*lanes + j, i] once,
+    forward accumulates it with a[i], act_grad_a sums it times delta_j over
+    the lanes, and weight_grad writes back W - lr*delta_j*a_old[i]; reads
+    therefore see the weights of the end of the previous beat.
+
+    ``backward="b_then_w"`` (PipeDream's backward as one task): forward sweeps
+    with its ``lanes`` as above, while one backward unit of ``2 * lanes``
+    lanes, sharing one MAC array, sweeps twice: first act_grad_a (B), then
+    weight_grad (W). The memory has ``2 * lanes`` banks and a second read port
+    for forward. Backward pass p holds forward passes 2p and 2p+1 and writes
+    them back in round 2, at cycle (passes_bw + p) * n_in + i + 2, never
+    before forward read them at (2p+1) * n_in + i, since p < passes_bw; so
+    forward too sees the weights of the previous beat.
+
+    Biases live in registers and are updated in the last cycle of the beat,
+    long after forward has read them.
 
     Parameters: ``n_in``, ``n_out``, ``lanes``; formats ``act``, ``weight``,
     ``grad``; ``hidden`` (ReLU, else linear output); ``act_grad_a`` (False on
     layer 1); ``delay`` (beats the delay FIFO holds a sample, 2(L-l)+1);
     ``in_lanes`` (values per write into the delay FIFO: the producer's lanes);
-    ``grad_lanes`` (values per write of g_in); shifts and initial parameters.
+    ``grad_lanes`` (values per write of g_in); shifts and initial parameters;
+    ``backward`` (needs ``act_grad_a`` for ``"b_then_w"``).
 
     Members
     -------
     start : In(1)           begin a beat (only while ``busy`` is low)
     fwd_en, bwd_en : In(1)  whether this beat has a forward / backward sample (read at ``start``)
-    busy : Out(1)           high from the cycle after ``start`` until the beat is complete
+    busy : Out(1)           high from the cycle after ``start`` until the beat's last cycle, in
+        which the last outputs are valid and the next ``start`` is already taken
     act_in : In(stream, always ready)    the next sample's a_{l-1}, written into the delay FIFO:
         words in order, ``last`` on the final one; the whole sample before the
         ``start`` of the beat that runs it forward, and at most one sample ahead
@@ -44,25 +59,39 @@ class Stage(wiring.Component):
         up to and including the ``start`` cycle of beat k+1; a write in the
         ``start`` cycle of beat k would reach beat k's delta
     grad_out : Out(stream, always ready) g_{l-1}, one value per cycle (if act_grad_a)
-    read_addr : In; read_data : Out      weight read-back while idle (bank word address)
+    read_addr : In; read_data : Out      weight read-back while idle (word address in the
+        ``mem_lanes`` banks: W[r * mem_lanes + j, i] is word r * n_in + i of bank j)
     bias : Out                            the biases (initialised from ``init_biases``)
 
-    Cycles per beat (``start`` to ``busy`` low): ``passes * n_in + LATENCY``
-    with passes = ceil(n_out / lanes).
+    Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
+    the sweep, ``passes * n_in`` with passes = ceil(n_out / lanes)
+    (``b_then_w``: at least ``2 * ceil(n_out / (2 lanes)) * n_in``), plus
+    ``LATENCY``.
     """
-    # start (1) + load delta (1) + memory read, product, accumulate/write/output (3) + bias update (1)
-    LATENCY = 6
+    # start (1) + memory read, product, accumulate/write/output (3, the last of
+    # which may be the next beat's start); delta loads in the first sweep cycle,
+    # the bias update happens in the last one
+    LATENCY = 3
+    BACKWARDS = ("lockstep", "b_then_w")
 
     def __init__(self, *, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay,
                  in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
-                 init_weights=None, init_biases=None):
+                 init_weights=None, init_biases=None, backward="lockstep"):
+        if backward not in self.BACKWARDS:
+            raise ValueError(f"backward must be one of {self.BACKWARDS}, not {backward!r}")
+        if backward == "b_then_w" and not act_grad_a:
+            raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
         self.n_in, self.n_out, self.lanes = n_in, n_out, lanes
         self.act, self.weight, self.grad = act, weight, grad
         self.hidden, self.has_act_grad_a, self.delay = hidden, act_grad_a, delay
         self.in_lanes, self.grad_lanes = in_lanes, grad_lanes
         self.update_shift, self.bias_shift = update_shift, bias_shift
         self.acc_width, self.g_acc_width = acc_width, g_acc_width
+        self.backward = backward
         self.passes = -(-n_out // lanes)
+        # the backward unit's lanes, which are also the memory's banks
+        self.mem_lanes = 2 * lanes if backward == "b_then_w" else lanes
+        self.bw_passes = -(-n_out // self.mem_lanes)
         self.init_weights, self.init_biases = init_weights, init_biases
         self.act_in_layout = data.StructLayout({
             "word": range(max(-(-n_in // in_lanes), 2)),
@@ -78,27 +107,45 @@ class Stage(wiring.Component):
             "act_out": Out(stream.Signature(self.act_out_layout, always_ready=True)),
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
-            "read_addr": In(range(max(self.passes * n_in, 2))),
-            "read_data": Out(data.ArrayLayout(signed(weight.width), lanes)),
+            "read_addr": In(range(max(self.bw_passes * n_in, 2))),
+            "read_data": Out(data.ArrayLayout(signed(weight.width), self.mem_lanes)),
             "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
                         init=[int(v) for v in init_biases] if init_biases is not None else None),
         })
 
     @property
+    def sweep_cycles(self):
+        """Cycles in which the stage issues columns: the longer of its sweeps."""
+        backward = 2 * self.bw_passes if self.backward == "b_then_w" else self.passes
+        return max(self.passes, backward) * self.n_in
+
+    @property
     def cycles_per_beat(self):
-        return self.passes * self.n_in + self.LATENCY
+        return self.sweep_cycles + self.LATENCY
+
+    def _rows(self, values, lanes, r):
+        """Per lane j, ``values[r * lanes + j]`` (0 past the end) for the pass ``r`` now presented."""
+        passes = -(-self.n_out // lanes)
+        return [Array([values[q * lanes + j] if q * lanes + j < self.n_out else 0 for q in range(passes)])[r]
+                for j in range(lanes)]
+
+    def _row_mask(self, lanes):
+        """Per pass, the lanes whose rows exist (the last pass may be partly idle)."""
+        passes = -(-self.n_out // lanes)
+        return Array([sum(1 << j for j in range(lanes) if q * lanes + j < self.n_out) for q in range(passes)])
 
     def elaborate(self, platform):
         m = Module()
-        P, R, n_in, n_out = self.lanes, self.passes, self.n_in, self.n_out
-        depth = R * n_in
-        m.submodules.weight_memory = wmem = WeightMemory(n_in, n_out, P, self.weight.width, self.init_weights)
+        P, Pm, n_in = self.lanes, self.mem_lanes, self.n_in
+        lockstep = self.backward == "lockstep"
+        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, Pm, self.weight.width, self.init_weights,
+                                                         fwd_lanes=None if lockstep else P)
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, self.act.width, self.in_lanes, self.delay,
-                                                   n_out, P, store_fprime=self.hidden)
+                                                   self.n_out, P, store_fprime=self.hidden)
         m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden)
-        m.submodules.weight_grad = wgrad = WeightGradUnit(P, self.act, self.weight, self.grad,
-                                                          self.update_shift, depth)
-        m.submodules.act_grad_b = agb = ActGradB(n_out, self.grad, self.grad_lanes)
+        m.submodules.weight_grad = wgrad = WeightGradUnit(Pm, self.act, self.weight, self.grad,
+                                                          self.update_shift, wmem.depth, own_mac=lockstep)
+        m.submodules.act_grad_b = agb = ActGradB(self.n_out, self.grad, self.grad_lanes)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
         m.d.comb += [fifo.write_word.eq(self.act_in.p.word), fifo.write_data.eq(self.act_in.p.a),
@@ -106,100 +153,106 @@ class Stage(wiring.Component):
                      fifo.write_last.eq(self.act_in.p.last)]
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
 
-        # -- beat control: LOAD (delta), SWEEP (issue columns), DRAIN (latency), BIAS
-        fwd_en, bwd_en = Signal(), Signal()
-        r = Signal(range(max(R, 2)))
-        i = Signal(range(max(n_in, 2)))
-        # i as (word, lane) of the delay FIFO's in_lanes-wide words, counted rather than divided
-        word = Signal(range(max(-(-n_in // self.in_lanes), 2)))
-        lane = Signal(range(max(self.in_lanes, 2)))
-        addr = Signal(range(max(depth, 2)))
-        issue = Signal()
-        drain = Signal(range(4))
+        # -- the sweeps: forward's, and the backward's (the same one in lockstep)
+        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, self.in_lanes, groups=Pm // P)
+        if lockstep:
+            bsw = fsw
+        else:
+            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.bw_passes, self.in_lanes, rounds=2)
+
+        # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
+        # the beat's last cycle already accepts the next start
+        fwd_en, bwd_en, first = Signal(), Signal(), Signal()
+        drain = Signal(range(3))
+
+        def begin():
+            with m.If(self.start):
+                m.d.sync += [fwd_en.eq(self.fwd_en), bwd_en.eq(self.bwd_en), first.eq(1)]
+                m.d.comb += [fifo.fwd_start.eq(self.fwd_en), fifo.bwd_start.eq(self.bwd_en),
+                             fsw.start.eq(1), bsw.start.eq(1)]
+                m.next = "SWEEP"
+
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [fwd_en.eq(self.fwd_en), bwd_en.eq(self.bwd_en), r.eq(0), i.eq(0), addr.eq(0),
-                                 word.eq(0), lane.eq(0)]
-                    m.d.comb += [fifo.fwd_start.eq(self.fwd_en), fifo.bwd_start.eq(self.bwd_en)]
-                    m.next = "LOAD"
-            with m.State("LOAD"):
-                m.d.comb += [self.busy.eq(1), agb.load.eq(bwd_en), agb.fprime.eq(fifo.fprime_out)]
-                m.next = "SWEEP"
+                begin()
             with m.State("SWEEP"):
-                m.d.comb += [self.busy.eq(1), issue.eq(1)]
-                m.d.sync += addr.eq(addr + 1)
-                with m.If(i == n_in - 1):
-                    m.d.sync += [i.eq(0), r.eq(r + 1), word.eq(0), lane.eq(0)]
-                    with m.If(r == R - 1):
-                        m.d.sync += drain.eq(0)
-                        m.next = "DRAIN"
-                with m.Else():
-                    m.d.sync += i.eq(i + 1)
-                    with m.If(lane == self.in_lanes - 1):
-                        m.d.sync += [lane.eq(0), word.eq(word + 1)]
-                    with m.Else():
-                        m.d.sync += lane.eq(lane + 1)
+                m.d.comb += [self.busy.eq(1), agb.load.eq(first & bwd_en), agb.fprime.eq(fifo.fprime_out)]
+                m.d.sync += first.eq(0)
+                with m.If((fsw.final | ~fsw.active) & (bsw.final | ~bsw.active)):
+                    m.d.sync += drain.eq(0)
+                    m.next = "DRAIN"
             with m.State("DRAIN"):
-                m.d.comb += self.busy.eq(1)
                 m.d.sync += drain.eq(drain + 1)
                 with m.If(drain == 2):
-                    m.next = "BIAS"
-            with m.State("BIAS"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(bwd_en):
-                    for k in range(n_out):
-                        m.d.sync += self.bias[k].eq(
-                            narrow(self.bias[k] - round_shift(agb.delta[k], self.bias_shift), 0, self.weight))
-                m.next = "IDLE"
+                    with m.If(bwd_en):
+                        for k in range(self.n_out):
+                            m.d.sync += self.bias[k].eq(
+                                narrow(self.bias[k] - round_shift(agb.delta[k], self.bias_shift), 0, self.weight))
+                    m.next = "IDLE"
+                    begin()
+                with m.Else():
+                    m.d.comb += self.busy.eq(1)
 
         # -- t0: addresses
-        m.d.comb += [wmem.read_addr.eq(Mux(issue, addr, self.read_addr)),
-                     fifo.fwd_word.eq(word), fifo.fwd_lane.eq(lane), fifo.bwd_word.eq(word), fifo.bwd_lane.eq(lane)]
-        m.d.comb += self.read_data.eq(wmem.read_data)
-        # -- t1: memory data; the column's position travels with it
-        t1 = {name: Signal.like(sig, name=f"t1_{name}") for name, sig in
-              dict(valid=issue, r=r, i=i, addr=addr).items()}
-        m.d.sync += [t1[k].eq(v) for k, v in dict(valid=issue, r=r, i=i, addr=addr).items()]
-        first, last = t1["i"] == 0, t1["i"] == n_in - 1
-        # rows of this pass: lane j holds row r*P + j; rows past n_out are idle (delta 0)
-        delta = [Array([agb.delta[q * P + j] if q * P + j < n_out else 0 for q in range(R)])[t1["r"]]
-                 for j in range(P)]
-        bias = [Array([self.bias[q * P + j] if q * P + j < n_out else 0 for q in range(R)])[t1["r"]]
-                for j in range(P)]
-        # per pass, the lanes whose rows exist (the last pass may be partly idle)
-        row_mask = Array([sum(1 << j for j in range(P) if q * P + j < n_out) for q in range(R)])
-        lane_en = Signal(P)
-        m.d.comb += lane_en.eq(row_mask[t1["r"]])
+        m.d.comb += [wmem.read_addr.eq(Mux(bsw.active, bsw.addr, self.read_addr)), self.read_data.eq(wmem.read_data),
+                     fifo.fwd_word.eq(fsw.word), fifo.fwd_lane.eq(fsw.lane),
+                     fifo.bwd_word.eq(bsw.word), fifo.bwd_lane.eq(bsw.lane)]
+        if lockstep:
+            fwd_w = wmem.read_data
+        else:
+            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_group.eq(fsw.group)]
+            fwd_w = wmem.fwd_data
 
-        m.d.comb += [fwd.w.eq(wmem.read_data), fwd.a.eq(fifo.fwd_value),
-                     fwd.valid.eq(t1["valid"] & fwd_en), fwd.first.eq(first), fwd.last.eq(last)]
-        for j in range(P):
-            m.d.comb += fwd.bias[j].eq(bias[j])
-        m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.a.eq(fifo.bwd_value), wgrad.addr.eq(t1["addr"]),
-                     wgrad.valid.eq(t1["valid"] & bwd_en), wgrad.lane_en.eq(lane_en)]
-        for j in range(P):
-            m.d.comb += wgrad.delta[j].eq(delta[j])
+        # -- t1: memory data; the column's position travels with it
+        def delayed(sw, side):
+            fields = dict(valid=sw.active, r=sw.r, i=sw.i, addr=sw.addr, round=sw.round)
+            t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
+            m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
+            return t1
+        ft = delayed(fsw, "fwd")
+        bt = ft if lockstep else delayed(bsw, "bwd")
+
+        m.d.comb += [fwd.w.eq(fwd_w), fwd.a.eq(fifo.fwd_value), fwd.valid.eq(ft["valid"] & fwd_en),
+                     fwd.first.eq(ft["i"] == 0), fwd.last.eq(ft["i"] == n_in - 1)]
+        for j, b in enumerate(self._rows(self.bias, P, ft["r"])):
+            m.d.comb += fwd.bias[j].eq(b)
+
+        delta = self._rows(agb.delta, Pm, bt["r"])
+        backward = bt["valid"] & bwd_en
+        w_phase = backward if lockstep else backward & (bt["round"] == 1)
+        lane_en = Signal(Pm)
+        m.d.comb += lane_en.eq(self._row_mask(Pm)[bt["r"]])
+        m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.a.eq(fifo.bwd_value), wgrad.addr.eq(bt["addr"]),
+                     wgrad.valid.eq(w_phase), wgrad.lane_en.eq(lane_en)]
+        m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(Pm)]
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
         if self.has_act_grad_a:
-            m.submodules.act_grad_a = aga = ActGradA(P, self.weight, self.grad, n_in, R, self.g_acc_width)
-            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(t1["i"]),
-                         aga.valid.eq(t1["valid"] & bwd_en),
-                         aga.first_pass.eq(t1["r"] == 0), aga.last_pass.eq(t1["r"] == R - 1)]
-            for j in range(P):
-                m.d.comb += aga.delta[j].eq(delta[j])
+            m.submodules.act_grad_a = aga = ActGradA(Pm, self.weight, self.grad, n_in, self.bw_passes,
+                                                     self.g_acc_width, own_mac=lockstep)
+            b_phase = backward if lockstep else backward & (bt["round"] == 0)
+            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.valid.eq(b_phase),
+                         aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.bw_passes - 1)]
+            m.d.comb += [aga.delta[j].eq(delta[j]) for j in range(Pm)]
             m.d.comb += [self.grad_out.valid.eq(aga.out.valid), self.grad_out.p.index.eq(aga.out.p.index),
                          self.grad_out.p.g[0].eq(aga.out.p.g), self.grad_out.p.mask.eq(1)]
+            if not lockstep:
+                # one MAC array for the backward: B's products in round 1, W's in round 2
+                m.submodules.bwd_mac = mac = MacArray(Pm, max(self.weight.width, self.grad.width),
+                                                      max(self.grad.width, self.act.width))
+                for j in range(Pm):
+                    m.d.comb += [mac.a[j].eq(Mux(bt["round"], wgrad.mac.a[j], aga.mac.a[j])),
+                                 mac.b[j].eq(Mux(bt["round"], wgrad.mac.b[j], aga.mac.b[j])),
+                                 wgrad.mac.p[j].eq(mac.p[j]), aga.mac.p[j].eq(mac.p[j])]
 
         # -- forward results: the pass number travels with the last column
-        out_r = Signal.like(r)
-        r_t2 = Signal.like(r)
-        m.d.sync += [r_t2.eq(t1["r"]), out_r.eq(r_t2)]
+        out_r = Signal.like(fsw.r)
+        r_t2 = Signal.like(fsw.r)
+        m.d.sync += [r_t2.eq(ft["r"]), out_r.eq(r_t2)]
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
-                     self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == R - 1),
-                     self.act_out.p.mask.eq(row_mask[out_r]),
+                     self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
+                     self.act_out.p.mask.eq(self._row_mask(P)[out_r]),
                      fifo.fprime_write.eq(fwd.out.valid), fifo.fprime_word.eq(out_r),
                      fifo.fprime_bits.eq(fwd.out.p.fprime)]
         return m

@@ -22,14 +22,18 @@ class WeightGradUnit(wiring.Component):
     a : In(signed(act.width)); addr : In(range(depth)); valid : In(1); lane_en : In(lanes)
     write_addr, write_data, write_en : Out     the weight memory's write port
 
+    With ``own_mac=False`` the products come from a shared :class:`MacArray`
+    through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
+
     Latency: the write happens 1 cycle after the column was presented (the
     product register); the read of the same address was 1 cycle before that.
     """
     LATENCY = 1
 
-    def __init__(self, lanes, act, weight, grad, update_shift, depth):
+    def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True):
         self.lanes, self.act, self.weight, self.grad, self.update_shift = lanes, act, weight, grad, update_shift
-        super().__init__({
+        self.own_mac = own_mac
+        members = {
             "w": In(data.ArrayLayout(signed(weight.width), lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "a": In(signed(act.width)),
@@ -39,11 +43,14 @@ class WeightGradUnit(wiring.Component):
             "write_addr": Out(range(max(depth, 2))),
             "write_data": Out(data.ArrayLayout(signed(weight.width), lanes)),
             "write_en": Out(lanes),
-        })
+        }
+        if not own_mac:
+            members["mac"] = In(MacArray.signature_of(lanes, grad.width, act.width))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mac_array = mac = MacArray(self.lanes, self.grad.width, self.act.width)
+        mac = MacArray.attach(m, self, self.lanes, self.grad.width, self.act.width)
         w = Signal.like(self.w)
         valid, lane_en = Signal(), Signal(self.lanes)
         m.d.sync += [w.eq(self.w), valid.eq(self.valid), lane_en.eq(self.lane_en),

@@ -55,7 +55,7 @@ def test_train_saves_weights_and_plots(tmp_path):
     (["schedule", "--net", "64", "--processors", "4"], "net"),
     (["schedule", "--net", "64-32-10"], "processors"),
     (["schedule", "--net", "64-32-10", "--sweep", "9..2"], "sweep"),
-    (["sim", "--mode", "pipedream"], "mode"),
+    (["sim", "--mode", "gpipe"], "mode"),
     (["sim", "--net", "4-8-3", "--dataset", "digits"], "net"),
     (["sim", "--samples", "0"], "samples"),
     (["sim", "--gaps", "1.5"], "gaps"),

@@ -94,6 +94,8 @@ def check(cfg, lanes, n, seed, **kw):
     ((6, 5, 3), (2, 2), "layerpipe"),          # lanes that do not divide the widths
     ((5, 7, 4, 3), (3, 2, 4), "layerpipe"),
     ((5, 7, 4, 3), (3, 2, 4), "sequential"),
+    ((5, 7, 4, 3), (3, 2, 4), "pipedream"),    # B then W on 4, 8 lanes: odd and even passes
+    ((6, 5, 3), (2, 2), "pipedream"),
     ((4, 8, 3), (8, 3), "layerpipe"),          # more outputs than inputs
     ((3, 2), (1,), "layerpipe"),               # one layer
 ])
@@ -101,8 +103,9 @@ def test_pipeline_is_bit_exact_with_the_golden_model(widths, lanes, mode):
     check(NetConfig(widths, mode=mode), lanes, n=7, seed=sum(widths))
 
 
-def test_gaps_and_backpressure_lose_and_repeat_nothing():
-    check(NetConfig((5, 6, 3)), (3, 2), n=8, seed=11, gaps=0.4, backpressure=0.6)
+@pytest.mark.parametrize("mode", ["layerpipe", "pipedream"])
+def test_gaps_and_backpressure_lose_and_repeat_nothing(mode):
+    check(NetConfig((5, 6, 3), mode=mode), (3, 2), n=8, seed=11, gaps=0.4, backpressure=0.6)
 
 
 def test_narrow_formats_saturate_identically():
@@ -117,3 +120,33 @@ def test_lanes_balance_the_beat():
     # 40 multipliers: (16, 2) sweeps in 128 and 160 cycles using 38; one more lane on layer 2
     # (3 lanes, 4 passes = 128 cycles) would need 41
     assert choose_lanes((64, 32, 10), budget=40) == (16, 2)
+
+
+def multipliers_built(top):
+    """Lanes of every MacArray in the elaborated design: the multipliers yosys will map."""
+    from amaranth.hdl import Fragment
+
+    from layerpipe.hw.mac_array import MacArray
+
+    def walk(fragment):
+        origin = fragment.origins[0] if getattr(fragment, "origins", None) else None
+        own = origin.lanes if isinstance(origin, MacArray) else 0
+        return own + sum(walk(sub) for sub, *_ in fragment.subfragments)
+    return walk(Fragment.get(top, None))
+
+
+def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
+    """One backward unit of 2 x lanes (B then W) where layerpipe has W and B(a) units of lanes each."""
+    from layerpipe.hw.generator import build, manifest
+    info = {}
+    for mode in ("layerpipe", "pipedream"):
+        cfg = NetConfig((64, 32, 10), mode=mode)
+        top = build(cfg)
+        info[mode] = manifest(cfg, top)
+        assert multipliers_built(top) == info[mode]["multipliers"]
+    lp, pd = info["layerpipe"], info["pipedream"]
+    assert lp["units"][1] == {"forward": 5, "weight_grad": 5, "act_grad_a": 5}
+    assert pd["units"][1] == {"forward": 5, "backward (B then W)": 10}
+    assert pd["units"][0] == lp["units"][0] == {"forward": 32, "weight_grad": 32}
+    assert pd["multipliers"] == lp["multipliers"]
+    assert pd["sweep_cycles"] == lp["sweep_cycles"] == [64, 64]

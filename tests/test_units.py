@@ -19,6 +19,7 @@ from layerpipe.hw.fixed_point import Format
 from layerpipe.hw.forward_unit import ForwardUnit
 from layerpipe.hw.mac_array import MacArray
 from layerpipe.hw.stage import Stage
+from layerpipe.hw.sweep import Sweep
 from layerpipe.hw.weight_grad_unit import WeightGradUnit
 from layerpipe.hw.weight_memory import WeightMemory
 from layerpipe.sim import golden
@@ -469,18 +470,44 @@ def _fifo_read(dut, side, index, in_lanes):
     return {f"{side}_word": word, f"{side}_lane": lane}
 
 
+# -- sweep ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n_in,passes,in_lanes,groups,rounds", [
+    (3, 3, 2, 2, 2),     # odd passes over two bank groups, twice (a b_then_w backward's shape)
+    (4, 2, 3, 1, 1),     # a lockstep sweep; words of 3 values
+    (1, 4, 1, 2, 3),     # one column per pass
+])
+def test_sweep_issues_every_column_once_per_round(n_in, passes, in_lanes, groups, rounds):
+    dut = Sweep(n_in, passes, in_lanes, groups=groups, rounds=rounds)
+    total = rounds * passes * n_in
+    cycles = [{"start": 1}] + [{"start": 0}] * (total + 2)
+    names = ("active", "final", "round", "r", "group", "i", "word", "lane", "addr")
+    seen = run(dut, cycles, {k: getattr(dut, k) for k in names})
+    expect = [dict(active=1, final=int(k == total - 1), round=q, r=r, group=r % groups, i=i,
+                   word=i // in_lanes, lane=i % in_lanes, addr=(r // groups) * n_in + i)
+              for k, (q, r, i) in enumerate((q, r, i) for q in range(rounds) for r in range(passes)
+                                            for i in range(n_in))]
+    assert seen[0]["active"] == 0
+    assert seen[1:total + 1] == expect
+    assert [c["active"] for c in seen[total + 1:]] == [0, 0]
+
+
 # -- stage ----------------------------------------------------------------------------------
 
-STAGE_CASES = [  # n_in, n_out, lanes, formats, act_grad_a, in_lanes, grad_lanes, seed
-    (6, 5, 2, WIDE, True, 4, 1, 71),
-    (6, 5, 5, MID, True, 1, 3, 72),
-    (6, 5, 2, NARROW, False, 3, 2, 73),
-    (4, 3, 2, NARROW, True, 2, 1, 74),
+STAGE_CASES = [  # n_in, n_out, lanes, formats, act_grad_a, in_lanes, grad_lanes, seed, backward
+    (6, 5, 2, WIDE, True, 4, 1, 71, "lockstep"),
+    (6, 5, 5, MID, True, 1, 3, 72, "lockstep"),
+    (6, 5, 2, NARROW, False, 3, 2, 73, "lockstep"),
+    (4, 3, 2, NARROW, True, 2, 1, 74, "lockstep"),
+    # B then W in one unit of 2 * lanes: forward passes odd (3) and even (4), one backward pass
+    (6, 5, 2, WIDE, True, 4, 1, 75, "b_then_w"),
+    (7, 8, 2, MID, True, 2, 1, 76, "b_then_w"),
+    (6, 5, 5, NARROW, True, 1, 3, 77, "b_then_w"),
 ]
 
 
-@pytest.mark.parametrize("n_in,n_out,lanes,fmts,has_aga,in_lanes,grad_lanes,seed", STAGE_CASES)
-def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,has_aga,in_lanes,grad_lanes,seed,backward", STAGE_CASES)
+def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, backward):
     """Layer 1 of a 2-layer net (delay 3): beat k runs the forward of sample k and
     the backward of sample k-3, as golden.Pipeline does; after every beat the
     stage's outputs, every weight and every bias match IntegerArithmetic."""
@@ -493,7 +520,7 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
     dut = Stage(n_in=n_in, n_out=n_out, lanes=P, act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=True,
                 act_grad_a=has_aga, delay=delay, in_lanes=in_lanes, grad_lanes=grad_lanes,
                 update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(1),
-                g_acc_width=cfg.act_grad_acc_width(1), init_weights=w, init_biases=b)
+                g_acc_width=cfg.act_grad_acc_width(1), init_weights=w, init_biases=b, backward=backward)
     xs = [rand_q(rng, cfg.act, n_in, 0.1) for _ in range(n_samples)]
     gs = [rand_q(rng, cfg.grad, n_out, 0.2) for _ in range(n_samples)]
 
@@ -554,6 +581,11 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
             while True:
                 await ctx.tick()
                 cycles += 1
+                # the beat's last outputs come in its last cycle, when busy is already low
+                if ctx.get(dut.act_out.valid):
+                    act_out.append(ctx.get(dut.act_out.payload))
+                if ctx.get(dut.grad_out.valid):
+                    grad_out.append(ctx.get(dut.grad_out.payload))
                 if not ctx.get(dut.busy):
                     break
                 inputs = {}
@@ -563,10 +595,6 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
                 if grads and rng.random() < 0.5:
                     inputs.update(grads.pop(0))
                 put(inputs)
-                if ctx.get(dut.act_out.valid):
-                    act_out.append(ctx.get(dut.act_out.payload))
-                if ctx.get(dut.grad_out.valid):
-                    grad_out.append(ctx.get(dut.grad_out.payload))
             put({})
             pending = acts + grads
             what = f"beat {k}"
@@ -590,14 +618,15 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed):
                 mismatches.append(f"{what}: grad_out {got_grad} != {exp_grad}")
             # every weight and bias, read back while idle
             got_w = np.zeros((n_out, n_in), dtype=np.int64)
-            for addr in range(R * n_in):         # bank word r*n_in+i of lane j is W[r*P+j, i]
+            Pm = dut.mem_lanes
+            for addr in range(dut.bw_passes * n_in):   # bank word r*n_in+i of bank j is W[r*Pm+j, i]
                 ctx.set(dut.read_addr, addr)
                 await ctx.tick()                     # synchronous read: data after the edge
                 r, i = divmod(addr, n_in)
                 word = ctx.get(dut.read_data)
-                for j in range(P):
-                    if r * P + j < n_out:
-                        got_w[r * P + j, i] = word[j]
+                for j in range(Pm):
+                    if r * Pm + j < n_out:
+                        got_w[r * Pm + j, i] = word[j]
             got_b = np.array(_value(ctx.get(dut.bias)))
             if not np.array_equal(got_w, beat["w"]):
                 bad = np.argwhere(got_w != beat["w"])[0]
