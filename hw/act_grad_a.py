@@ -2,6 +2,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .act_grad_b import ActGradB
 from .mac_array import MacArray
 from .narrow import narrow
 
@@ -10,17 +11,20 @@ class ActGradA(wiring.Component):
     """Activation gradient, part a (``act_grad_a``, on layer l):
     ``g = W^T delta``, the n_l * n_{l-1} MACs of B_l.
 
-    Each cycle of the sweep (column i of one pass) lane j multiplies the
-    weight it read, W[row_j, i], by its delta_j and an adder tree sums the
-    lanes: the partial g[i] of this pass. With more than one pass the partial
-    sums are kept exactly in ``n_in`` accumulators; after the last pass g[i]
-    is narrowed to ``grad`` and sent out, one index per cycle.
+    Each cycle of the sweep (``cols`` adjacent columns i + c of one pass)
+    lane (c, j) multiplies the weight it read, W[row_j, i + c], by delta_j, and
+    one adder tree per column sums its ``lanes`` lanes: the partial g[i + c] of
+    this pass. With more than one pass the partial sums are kept exactly in
+    ``n_in`` accumulators; after the last pass g is narrowed to ``grad`` and
+    sent out, ``cols`` indices per cycle.
 
     Members
     -------
-    w : In(ArrayLayout(signed(weight.width), lanes)); delta : In(ArrayLayout(signed(grad.width), lanes))
-    index : In(range(n_in)); valid, first_pass, last_pass : In(1)
-    out : Out(stream.Signature(..., always_ready=True))  payload ``index``, ``g``
+    w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, index + c]
+    delta : In(ArrayLayout(signed(grad.width), lanes))        delta of row j
+    index : In(range(n_in)) (a multiple of ``cols``); valid, first_pass, last_pass : In(1)
+    out : Out(stream.Signature(ActGradB.layout(n_in, grad, cols), always_ready=True))
+        ``index``, ``g`` (cols values), ``mask`` (the columns that exist)
 
     With ``own_mac=False`` the unit has no multipliers of its own: it presents
     its operands on ``mac`` and takes the products back from it, so that a
@@ -31,40 +35,48 @@ class ActGradA(wiring.Component):
     """
     LATENCY = 2
 
-    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True):
+    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
+        if cols & (cols - 1):
+            raise ValueError(f"cols must be a power of two, not {cols}")
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
-        self.acc_width, self.own_mac = acc_width, own_mac
-        self.out_layout = data.StructLayout({"index": range(max(n_in, 2)), "g": signed(grad.width)})
+        self.acc_width, self.own_mac, self.cols = acc_width, own_mac, cols
+        self.out_layout = ActGradB.layout(n_in, grad, cols)
         members = {
-            "w": In(data.ArrayLayout(signed(weight.width), lanes)),
+            "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "index": In(range(max(n_in, 2))),
             "valid": In(1), "first_pass": In(1), "last_pass": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
         }
         if not own_mac:
-            members["mac"] = In(MacArray.signature_of(lanes, weight.width, grad.width))
+            members["mac"] = In(MacArray.signature_of(cols * lanes, weight.width, grad.width))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        mac = MacArray.attach(m, self, self.lanes, self.weight.width, self.grad.width)
-        for j in range(self.lanes):
-            m.d.comb += [mac.a[j].eq(self.w[j]), mac.b[j].eq(self.delta[j])]
+        P, cols = self.lanes, self.cols
+        mac = MacArray.attach(m, self, cols * P, self.weight.width, self.grad.width)
+        for c in range(cols):
+            for j in range(P):
+                m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
         index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()
         m.d.sync += [index.eq(self.index), valid.eq(self.valid), first_pass.eq(self.first_pass),
                      last_pass.eq(self.last_pass)]
-        tree = _adder_tree([mac.p[j] for j in range(self.lanes)])
-        total = Signal(signed(self.acc_width))
-        if self.passes > 1:
-            partial = Array(Signal(signed(self.acc_width), name=f"partial{i}") for i in range(self.n_in))
-            m.d.comb += total.eq(Mux(first_pass, 0, partial[index]) + tree)
-            with m.If(valid & ~last_pass):
-                m.d.sync += partial[index].eq(total)
-        else:
-            m.d.comb += total.eq(tree)
-        m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index),
-                     self.out.p.g.eq(narrow(total, self.weight.frac, self.grad))]
+        m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
+        slot = index >> (cols.bit_length() - 1)             # the word of columns index..index+cols-1
+        slots = -(-self.n_in // cols)
+        for c in range(cols):
+            tree = _adder_tree([mac.p[c * P + j] for j in range(P)])
+            total = Signal(signed(self.acc_width), name=f"total{c}")
+            if self.passes > 1:
+                partial = Array(Signal(signed(self.acc_width), name=f"partial{c}_{t}") for t in range(slots))
+                m.d.comb += total.eq(Mux(first_pass, 0, partial[slot]) + tree)
+                with m.If(valid & ~last_pass):
+                    m.d.sync += partial[slot].eq(total)
+            else:
+                m.d.comb += total.eq(tree)
+            m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
+                         self.out.p.mask[c].eq(index + c < self.n_in)]
         return m
 
 

@@ -28,22 +28,24 @@ class DelayFifo(wiring.Component):
         ``write_last`` marks the sample's final word and advances the slot.
     fwd_start, bwd_start : In(1)
         Take the next slot for the forward (backward) of the beat now starting.
-    fwd_word, bwd_word : In(range(words)); fwd_lane, bwd_lane : In(range(in_lanes))
-    fwd_value, bwd_value : Out(signed(width))
-        Element ``*_lane`` of word ``*_word`` of the forward (backward) slot,
-        1 cycle after the word and lane are presented.
+    fwd_word : In(range(words)); fwd_lane : In(range(in_lanes)); fwd_value : Out(signed(width))
+        Element ``fwd_lane`` of word ``fwd_word`` of the forward slot, 1 cycle
+        after the word and lane are presented.
+    bwd_word, bwd_lane, bwd_value : the same for the backward slot, ``bwd_reads``
+        of them (ArrayLayout), for a backward unit that takes several columns a cycle.
     fprime_write, fprime_word, fprime_bits : In
         This stage's forward writes f' of pass ``fprime_word`` into its slot.
     fprime_out : Out(n_out)
         f' of the backward slot (valid after ``bwd_start``).
     """
 
-    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime):
+    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, bwd_reads=1):
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
         self.slots = depth + 2
         self.words = -(-n // in_lanes)            # memory words per slot
         self.n_out, self.lanes, self.store_fprime = n_out, lanes, store_fprime
         self.passes = -(-n_out // lanes)
+        self.bwd_reads = bwd_reads
         word_t = data.ArrayLayout(signed(width), in_lanes)
         super().__init__({
             "write_word": In(range(max(self.words, 2))),
@@ -55,10 +57,10 @@ class DelayFifo(wiring.Component):
             "bwd_start": In(1),
             "fwd_word": In(range(max(self.words, 2))),
             "fwd_lane": In(range(max(in_lanes, 2))),
-            "bwd_word": In(range(max(self.words, 2))),
-            "bwd_lane": In(range(max(in_lanes, 2))),
+            "bwd_word": In(data.ArrayLayout(range(max(self.words + 1, 2)), bwd_reads)),
+            "bwd_lane": In(data.ArrayLayout(range(max(in_lanes, 2)), bwd_reads)),
             "fwd_value": Out(signed(width)),
-            "bwd_value": Out(signed(width)),
+            "bwd_value": Out(data.ArrayLayout(signed(width), bwd_reads)),
             "fprime_write": In(1),
             "fprime_word": In(range(max(self.passes, 2))),
             "fprime_bits": In(lanes),
@@ -79,8 +81,9 @@ class DelayFifo(wiring.Component):
 
         # forward and backward read ports: base of the slot taken at the beat's start
         slot_of = {}
-        for side in ("fwd", "bwd"):
-            rd = mem.read_port()
+        reads = {"fwd": [(self.fwd_word, self.fwd_lane, self.fwd_value)],
+                 "bwd": [(self.bwd_word[c], self.bwd_lane[c], self.bwd_value[c]) for c in range(self.bwd_reads)]}
+        for side, ports in reads.items():
             nxt = Signal(range(span), name=f"{side}_next")       # base of the next sample's slot
             base = Signal(range(span), name=f"{side}_base")      # base of this beat's sample
             slot = Signal(range(self.slots), name=f"{side}_slot")
@@ -88,10 +91,12 @@ class DelayFifo(wiring.Component):
             with m.If(getattr(self, f"{side}_start")):
                 m.d.sync += [base.eq(nxt), nxt.eq(_wrap(nxt, self.words, span)),
                              slot.eq(nxt_slot), nxt_slot.eq(_wrap(nxt_slot, 1, self.slots))]
-            lane = Signal(range(max(self.in_lanes, 2)), name=f"{side}_lane_q")
-            m.d.comb += rd.addr.eq(base + getattr(self, f"{side}_word"))
-            m.d.sync += lane.eq(getattr(self, f"{side}_lane"))
-            m.d.comb += getattr(self, f"{side}_value").eq(Array(rd.data[q] for q in range(self.in_lanes))[lane])
+            for c, (word, lane, value) in enumerate(ports):
+                rd = mem.read_port()
+                lane_q = Signal(range(max(self.in_lanes, 2)), name=f"{side}_lane_q{c}")
+                m.d.comb += rd.addr.eq(base + word)
+                m.d.sync += lane_q.eq(lane)
+                m.d.comb += value.eq(Array(rd.data[q] for q in range(self.in_lanes))[lane_q])
             slot_of[side] = slot
 
         if self.store_fprime:

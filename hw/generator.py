@@ -45,7 +45,7 @@ def choose_lanes(widths, budget=DEFAULT_DSP_BUDGET):
 def unit_lanes(stage):
     """The MAC units of a stage and their lanes (multipliers)."""
     if stage.backward == "b_then_w":
-        return {"forward": stage.lanes, "backward (B then W)": stage.mem_lanes}
+        return {"forward": stage.lanes, "backward (B then W)": stage.cols * stage.lanes}
     units = {"forward": stage.lanes, "weight_grad": stage.lanes}
     if stage.has_act_grad_a:
         units["act_grad_a"] = stage.lanes

@@ -4,6 +4,7 @@ from amaranth.lib.wiring import In, Out
 
 from .narrow import narrow
 from .stage import Stage
+from .weight_memory import WeightMemory
 
 
 class Pipeline(wiring.Component):
@@ -37,16 +38,18 @@ class Pipeline(wiring.Component):
         self.cfg, self.lanes = cfg, tuple(lanes)
         L = cfg.n_layers
         self.stages = []
+        backward = ["b_then_w" if cfg.mode == "pipedream" and l > 1 else "lockstep" for l in range(1, L + 1)]
         for l in range(1, L + 1):
             self.stages.append(Stage(
                 n_in=cfg.widths[l - 1], n_out=cfg.widths[l], lanes=self.lanes[l - 1],
                 act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=l < L, act_grad_a=l > 1,
                 delay=2 * (L - l) + 1, in_lanes=1 if l == 1 else self.lanes[l - 2],
-                grad_lanes=self.lanes[l - 1] if l == L else 1,
+                # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1
+                grad_lanes=self.lanes[l - 1] if l == L else Stage.COLS[backward[l]],
                 update_shift=cfg.update_shift, bias_shift=cfg.bias_shift,
                 acc_width=cfg.forward_acc_width(l), g_acc_width=cfg.act_grad_acc_width(l),
                 init_weights=init_weights[l - 1], init_biases=init_biases[l - 1],
-                backward="b_then_w" if cfg.mode == "pipedream" and l > 1 else "lockstep"))
+                backward=backward[l - 1]))
         classes = cfg.widths[-1]
         self.sample_layout = data.StructLayout({"x": signed(cfg.act.width), "label": range(max(classes, 2)),
                                                 "last": 1})
@@ -185,21 +188,21 @@ class Pipeline(wiring.Component):
         with m.If(self.results.valid & self.results.ready):
             m.d.sync += [out_count.eq(out_count - 1), out_index.eq(out_index + 1)]
 
-        # -- weight read-back while idle: row -> (pass, lane), col -> bank word
+        # -- weight read-back while idle: (row, col) -> (word, bank) of the layer's weight memory
         rb_data = Array(Signal(signed(cfg.weight.width), name=f"rb{l}") for l in range(1, L + 1))
-        sel_bias = Signal()
         sel_row = Signal.like(self.readback_row)
         sel_layer = Signal.like(self.readback_layer)
         m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
         for l, st in enumerate(stages):
-            P, n_in = st.mem_lanes, cfg.widths[l]
-            m.d.comb += st.read_addr.eq((self.readback_row // P) * n_in + self.readback_col)
-            lane_now = Signal(range(max(P, 2)), name=f"rb_lane{l + 1}")
-            m.d.sync += lane_now.eq(self.readback_row % P)
+            n_in, banks = cfg.widths[l], st.cols * st.lanes
+            word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.cols, n_in)
+            m.d.comb += st.read_addr.eq(word)
+            bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")
+            m.d.sync += bank_now.eq(bank)
             bias_now = Signal(name=f"rb_bias{l + 1}")
             m.d.sync += bias_now.eq(self.readback_col == n_in)
-            word = Array(st.read_data[j] for j in range(P))[lane_now]
+            value = Array(st.read_data[b] for b in range(banks))[bank_now]
             bias = Array(st.bias[k] for k in range(cfg.widths[l + 1]))[sel_row]
-            m.d.comb += rb_data[l].eq(Mux(bias_now, bias, word))
+            m.d.comb += rb_data[l].eq(Mux(bias_now, bias, value))
         m.d.sync += self.readback_data.eq(rb_data[sel_layer])
         return m

@@ -1,4 +1,4 @@
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,13 +25,16 @@ class Stage(wiring.Component):
     therefore see the weights of the end of the previous beat.
 
     ``backward="b_then_w"`` (PipeDream's backward as one task): forward sweeps
-    with its ``lanes`` as above, while one backward unit of ``2 * lanes``
-    lanes, sharing one MAC array, sweeps twice: first act_grad_a (B), then
-    weight_grad (W). The memory has ``2 * lanes`` banks and a second read port
-    for forward. Backward pass p holds forward passes 2p and 2p+1 and writes
-    them back in round 2, at cycle (passes_bw + p) * n_in + i + 2, never
-    before forward read them at (2p+1) * n_in + i, since p < passes_bw; so
-    forward too sees the weights of the previous beat.
+    with its ``lanes`` as above, one column per cycle, while one backward unit
+    of ``2 * lanes`` lanes, the same rows and two adjacent columns at a time,
+    sharing one MAC array, sweeps twice: first act_grad_a (B), then
+    weight_grad (W); each sweep takes H = ceil(n_in / 2) cycles per pass. The
+    memory holds two columns per word (``cols`` = 2) and has a second read
+    port for forward. Word t of pass r is written back in round 2 at cycle
+    (passes + r) * H + t + 2 >= r * n_in + n_in / 2 + t + 2 (as passes > r
+    and 2H >= n_in), after forward read it at r * n_in + 2t + 1 at the
+    latest (t < H <= n_in / 2 + 1/2); so forward too sees the weights of the
+    previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
@@ -58,9 +61,9 @@ class Stage(wiring.Component):
         ``start`` of beat k (the cycle act_grad_b loads delta from the buffer)
         up to and including the ``start`` cycle of beat k+1; a write in the
         ``start`` cycle of beat k would reach beat k's delta
-    grad_out : Out(stream, always ready) g_{l-1}, one value per cycle (if act_grad_a)
-    read_addr : In; read_data : Out      weight read-back while idle (word address in the
-        ``mem_lanes`` banks: W[r * mem_lanes + j, i] is word r * n_in + i of bank j)
+    grad_out : Out(stream, always ready) g_{l-1}, ``cols`` values per cycle (if act_grad_a)
+    read_addr : In; read_data : Out      weight read-back while idle: the word of
+        ``WeightMemory.location`` (row, col, lanes, cols, n_in), all banks
     bias : Out                            the biases (initialised from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
@@ -72,13 +75,13 @@ class Stage(wiring.Component):
     # which may be the next beat's start); delta loads in the first sweep cycle,
     # the bias update happens in the last one
     LATENCY = 3
-    BACKWARDS = ("lockstep", "b_then_w")
+    COLS = {"lockstep": 1, "b_then_w": 2}     # columns the backward takes per cycle
 
     def __init__(self, *, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay,
                  in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
                  init_weights=None, init_biases=None, backward="lockstep"):
-        if backward not in self.BACKWARDS:
-            raise ValueError(f"backward must be one of {self.BACKWARDS}, not {backward!r}")
+        if backward not in self.COLS:
+            raise ValueError(f"backward must be one of {tuple(self.COLS)}, not {backward!r}")
         if backward == "b_then_w" and not act_grad_a:
             raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
         self.n_in, self.n_out, self.lanes = n_in, n_out, lanes
@@ -89,9 +92,9 @@ class Stage(wiring.Component):
         self.acc_width, self.g_acc_width = acc_width, g_acc_width
         self.backward = backward
         self.passes = -(-n_out // lanes)
-        # the backward unit's lanes, which are also the memory's banks
-        self.mem_lanes = 2 * lanes if backward == "b_then_w" else lanes
-        self.bw_passes = -(-n_out // self.mem_lanes)
+        # columns per weight-memory word: those the backward unit takes per cycle
+        self.cols = self.COLS[backward]
+        self.words_per_row = -(-n_in // self.cols)
         self.init_weights, self.init_biases = init_weights, init_biases
         self.act_in_layout = data.StructLayout({
             "word": range(max(-(-n_in // in_lanes), 2)),
@@ -100,15 +103,15 @@ class Stage(wiring.Component):
             "word": range(max(self.passes, 2)),
             "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
         self.grad_in_layout = ActGradB.layout(n_out, grad, grad_lanes)
-        self.grad_out_layout = ActGradB.layout(n_in, grad, 1)
+        self.grad_out_layout = ActGradB.layout(n_in, grad, self.cols)
         super().__init__({
             "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
             "act_in": In(stream.Signature(self.act_in_layout, always_ready=True)),
             "act_out": Out(stream.Signature(self.act_out_layout, always_ready=True)),
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
-            "read_addr": In(range(max(self.bw_passes * n_in, 2))),
-            "read_data": Out(data.ArrayLayout(signed(weight.width), self.mem_lanes)),
+            "read_addr": In(range(max(self.passes * self.words_per_row, 2))),
+            "read_data": Out(data.ArrayLayout(signed(weight.width), self.cols * lanes)),
             "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
                         init=[int(v) for v in init_biases] if init_biases is not None else None),
         })
@@ -116,35 +119,36 @@ class Stage(wiring.Component):
     @property
     def sweep_cycles(self):
         """Cycles in which the stage issues columns: the longer of its sweeps."""
-        backward = 2 * self.bw_passes if self.backward == "b_then_w" else self.passes
-        return max(self.passes, backward) * self.n_in
+        backward = 2 * self.words_per_row if self.backward == "b_then_w" else self.n_in
+        return self.passes * max(self.n_in, backward)
 
     @property
     def cycles_per_beat(self):
         return self.sweep_cycles + self.LATENCY
 
-    def _rows(self, values, lanes, r):
-        """Per lane j, ``values[r * lanes + j]`` (0 past the end) for the pass ``r`` now presented."""
-        passes = -(-self.n_out // lanes)
-        return [Array([values[q * lanes + j] if q * lanes + j < self.n_out else 0 for q in range(passes)])[r]
-                for j in range(lanes)]
+    def _rows(self, values, r):
+        """Per row lane j, ``values[r * lanes + j]`` (0 past the end) for the pass ``r`` now presented."""
+        P = self.lanes
+        return [Array([values[q * P + j] if q * P + j < self.n_out else 0 for q in range(self.passes)])[r]
+                for j in range(P)]
 
-    def _row_mask(self, lanes):
-        """Per pass, the lanes whose rows exist (the last pass may be partly idle)."""
-        passes = -(-self.n_out // lanes)
-        return Array([sum(1 << j for j in range(lanes) if q * lanes + j < self.n_out) for q in range(passes)])
+    def _row_mask(self):
+        """Per pass, the row lanes whose rows exist (the last pass may be partly idle)."""
+        P = self.lanes
+        return Array([sum(1 << j for j in range(P) if q * P + j < self.n_out) for q in range(self.passes)])
 
     def elaborate(self, platform):
         m = Module()
-        P, Pm, n_in = self.lanes, self.mem_lanes, self.n_in
+        P, cols, n_in = self.lanes, self.cols, self.n_in
+        n = cols * P                                   # the backward's lanes: lane c * P + j
         lockstep = self.backward == "lockstep"
-        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, Pm, self.weight.width, self.init_weights,
-                                                         fwd_lanes=None if lockstep else P)
+        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, self.weight.width, self.init_weights,
+                                                         cols=cols)
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, self.act.width, self.in_lanes, self.delay,
-                                                   self.n_out, P, store_fprime=self.hidden)
+                                                   self.n_out, P, store_fprime=self.hidden, bwd_reads=cols)
         m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden)
-        m.submodules.weight_grad = wgrad = WeightGradUnit(Pm, self.act, self.weight, self.grad,
-                                                          self.update_shift, wmem.depth, own_mac=lockstep)
+        m.submodules.weight_grad = wgrad = WeightGradUnit(P, self.act, self.weight, self.grad, self.update_shift,
+                                                          wmem.depth, own_mac=lockstep, cols=cols)
         m.submodules.act_grad_b = agb = ActGradB(self.n_out, self.grad, self.grad_lanes)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
@@ -153,12 +157,12 @@ class Stage(wiring.Component):
                      fifo.write_last.eq(self.act_in.p.last)]
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
 
-        # -- the sweeps: forward's, and the backward's (the same one in lockstep)
-        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, self.in_lanes, groups=Pm // P)
+        # -- the sweeps: forward's, one column a cycle, and the backward's (the same one in lockstep)
+        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols)
         if lockstep:
             bsw = fsw
         else:
-            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.bw_passes, self.in_lanes, rounds=2)
+            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols, wide=True, rounds=2)
 
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
@@ -195,17 +199,17 @@ class Stage(wiring.Component):
 
         # -- t0: addresses
         m.d.comb += [wmem.read_addr.eq(Mux(bsw.active, bsw.addr, self.read_addr)), self.read_data.eq(wmem.read_data),
-                     fifo.fwd_word.eq(fsw.word), fifo.fwd_lane.eq(fsw.lane),
+                     fifo.fwd_word.eq(fsw.word[0]), fifo.fwd_lane.eq(fsw.lane[0]),
                      fifo.bwd_word.eq(bsw.word), fifo.bwd_lane.eq(bsw.lane)]
         if lockstep:
             fwd_w = wmem.read_data
         else:
-            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_group.eq(fsw.group)]
+            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_col.eq(fsw.col)]
             fwd_w = wmem.fwd_data
 
         # -- t1: memory data; the column's position travels with it
         def delayed(sw, side):
-            fields = dict(valid=sw.active, r=sw.r, i=sw.i, addr=sw.addr, round=sw.round)
+            fields = dict(valid=sw.active, r=sw.r, i=sw.i, addr=sw.addr, round=sw.round, col_ok=sw.col_ok)
             t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
             m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
             return t1
@@ -214,37 +218,38 @@ class Stage(wiring.Component):
 
         m.d.comb += [fwd.w.eq(fwd_w), fwd.a.eq(fifo.fwd_value), fwd.valid.eq(ft["valid"] & fwd_en),
                      fwd.first.eq(ft["i"] == 0), fwd.last.eq(ft["i"] == n_in - 1)]
-        for j, b in enumerate(self._rows(self.bias, P, ft["r"])):
+        for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
 
-        delta = self._rows(agb.delta, Pm, bt["r"])
+        delta = self._rows(agb.delta, bt["r"])
         backward = bt["valid"] & bwd_en
         w_phase = backward if lockstep else backward & (bt["round"] == 1)
-        lane_en = Signal(Pm)
-        m.d.comb += lane_en.eq(self._row_mask(Pm)[bt["r"]])
-        m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.a.eq(fifo.bwd_value), wgrad.addr.eq(bt["addr"]),
-                     wgrad.valid.eq(w_phase), wgrad.lane_en.eq(lane_en)]
-        m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(Pm)]
+        # write the rows that exist (the last pass may be partly idle) in the columns that exist
+        rows_ok = Signal(P)
+        m.d.comb += rows_ok.eq(self._row_mask()[bt["r"]])
+        m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.addr.eq(bt["addr"]), wgrad.valid.eq(w_phase),
+                     wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(cols))))]
+        m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(cols)]
+        m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(P)]
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
         if self.has_act_grad_a:
-            m.submodules.act_grad_a = aga = ActGradA(Pm, self.weight, self.grad, n_in, self.bw_passes,
-                                                     self.g_acc_width, own_mac=lockstep)
+            m.submodules.act_grad_a = aga = ActGradA(P, self.weight, self.grad, n_in, self.passes,
+                                                     self.g_acc_width, own_mac=lockstep, cols=cols)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
             m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.valid.eq(b_phase),
-                         aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.bw_passes - 1)]
-            m.d.comb += [aga.delta[j].eq(delta[j]) for j in range(Pm)]
-            m.d.comb += [self.grad_out.valid.eq(aga.out.valid), self.grad_out.p.index.eq(aga.out.p.index),
-                         self.grad_out.p.g[0].eq(aga.out.p.g), self.grad_out.p.mask.eq(1)]
+                         aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
+            m.d.comb += [aga.delta[j].eq(delta[j]) for j in range(P)]
+            wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
-                m.submodules.bwd_mac = mac = MacArray(Pm, max(self.weight.width, self.grad.width),
+                m.submodules.bwd_mac = mac = MacArray(n, max(self.weight.width, self.grad.width),
                                                       max(self.grad.width, self.act.width))
-                for j in range(Pm):
-                    m.d.comb += [mac.a[j].eq(Mux(bt["round"], wgrad.mac.a[j], aga.mac.a[j])),
-                                 mac.b[j].eq(Mux(bt["round"], wgrad.mac.b[j], aga.mac.b[j])),
-                                 wgrad.mac.p[j].eq(mac.p[j]), aga.mac.p[j].eq(mac.p[j])]
+                for k in range(n):
+                    m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
+                                 mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),
+                                 wgrad.mac.p[k].eq(mac.p[k]), aga.mac.p[k].eq(mac.p[k])]
 
         # -- forward results: the pass number travels with the last column
         out_r = Signal.like(fsw.r)
@@ -252,7 +257,7 @@ class Stage(wiring.Component):
         m.d.sync += [r_t2.eq(ft["r"]), out_r.eq(r_t2)]
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
                      self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
-                     self.act_out.p.mask.eq(self._row_mask(P)[out_r]),
+                     self.act_out.p.mask.eq(self._row_mask()[out_r]),
                      fifo.fprime_write.eq(fwd.out.valid), fifo.fprime_word.eq(out_r),
                      fifo.fprime_bits.eq(fwd.out.p.fprime)]
         return m

@@ -4,88 +4,94 @@ from amaranth.lib.wiring import In, Out
 
 
 class WeightMemory(wiring.Component):
-    """The weights of one layer, one bank per lane, one copy.
+    """The weights of one layer in ``cols * lanes`` banks, one copy.
 
-    Lane ``j`` holds rows ``j, j + lanes, j + 2 lanes, ...``; word
-    ``r * n_in + i`` of bank ``j`` is ``W[r * lanes + j, i]``. A beat sweeps
-    the addresses once, in order: every address is read once (by forward,
-    weight-gradient and act_grad_a together, the lockstep sweep of DESIGN.md 3)
-    and written back once, a fixed number of cycles later, by the weight
-    update. Because no address is read after it has been written in the same
-    beat, the read port needs no transparency: reads in beat k see the values
-    at the end of beat k-1, and the update of beat k is visible from beat k+1.
-    This needs one copy of the weights where ping-pong banks would need two.
+    Row lane ``j`` holds rows ``j, j + lanes, j + 2 lanes, ...``; with
+    ``cols`` > 1 its row is spread over ``cols`` banks by column, so that one
+    word address gives ``cols`` adjacent columns of ``lanes`` rows: bank
+    ``c * lanes + j``, word ``r * H + t`` (H = ceil(n_in / cols)) is
+    ``W[r * lanes + j, t * cols + c]`` (:meth:`location`).
 
-    With ``fwd_lanes`` (a divisor of ``lanes``) every bank gets a second read
-    port for a forward unit with fewer lanes that sweeps on its own: its pass
-    r reads rows ``r * fwd_lanes + j``, which lie in group ``r % k`` of
-    ``fwd_lanes`` banks at word block ``r // k`` (k = lanes / fwd_lanes). The
-    stage that uses it must itself order its sweeps so that no word is read
-    after its write-back in the same beat.
+    A beat sweeps the addresses in order and writes every word back once, a
+    fixed number of cycles after its read, with the weight update. With
+    ``cols`` = 1 forward, weight-gradient and act_grad_a share that one read
+    (the lockstep sweep of DESIGN.md 3), so no address is read after its
+    write-back in the same beat and the read port needs no transparency: reads
+    in beat k see the values at the end of beat k-1. This needs one copy of the
+    weights where ping-pong banks would need two.
+
+    With ``cols`` > 1 every bank gets a second read port, for a forward unit
+    that sweeps one column per cycle on its own (``fwd_addr``, ``fwd_col``);
+    the stage that uses it must order its sweeps so that forward reads each
+    word before its write-back.
 
     Members
     -------
-    read_addr : In(range(depth)); read_data : Out(ArrayLayout(signed(width), lanes))
+    read_addr : In(range(depth)); read_data : Out(ArrayLayout(signed(width), cols * lanes))
         Synchronous read, 1 cycle latency, all banks at once.
-    write_addr : In(range(depth)); write_data : In(ArrayLayout(...)); write_en : In(lanes)
-        Per-lane write enables.
-    fwd_addr : In(range(depth)); fwd_group : In(range(k)); fwd_data : Out(ArrayLayout(..., fwd_lanes))
-        Only with ``fwd_lanes``: word ``fwd_addr`` of banks ``fwd_group * fwd_lanes + j``, 1 cycle latency.
+    write_addr : In(range(depth)); write_data : In(ArrayLayout(...)); write_en : In(cols * lanes)
+        Per-bank write enables.
+    fwd_addr : In(range(depth)); fwd_col : In(range(cols)); fwd_data : Out(ArrayLayout(..., lanes))
+        Only with ``cols`` > 1: word ``fwd_addr`` of banks ``fwd_col * lanes + j``, 1 cycle latency.
     """
 
-    def __init__(self, n_in, n_out, lanes, width, init=None, fwd_lanes=None):
-        self.n_in, self.n_out, self.lanes, self.width = n_in, n_out, lanes, width
+    def __init__(self, n_in, n_out, lanes, width, init=None, cols=1):
+        self.n_in, self.n_out, self.lanes, self.width, self.cols = n_in, n_out, lanes, width, cols
         self.passes = -(-n_out // lanes)
-        self.depth = self.passes * n_in
+        self.words_per_row = -(-n_in // cols)
+        self.depth = self.passes * self.words_per_row
+        self.banks = cols * lanes
         self._init = init
-        self.fwd_lanes = fwd_lanes
         members = {
             "read_addr": In(range(max(self.depth, 2))),
-            "read_data": Out(data.ArrayLayout(signed(width), lanes)),
+            "read_data": Out(data.ArrayLayout(signed(width), self.banks)),
             "write_addr": In(range(max(self.depth, 2))),
-            "write_data": In(data.ArrayLayout(signed(width), lanes)),
-            "write_en": In(lanes),
+            "write_data": In(data.ArrayLayout(signed(width), self.banks)),
+            "write_en": In(self.banks),
         }
-        if fwd_lanes is not None:
-            if lanes % fwd_lanes:
-                raise ValueError(f"fwd_lanes {fwd_lanes} must divide lanes {lanes}")
-            self.groups = lanes // fwd_lanes
-            members.update({"fwd_addr": In(range(max(self.depth, 2))), "fwd_group": In(range(max(self.groups, 2))),
-                            "fwd_data": Out(data.ArrayLayout(signed(width), fwd_lanes))})
+        if cols > 1:
+            members.update({"fwd_addr": In(range(max(self.depth, 2))), "fwd_col": In(range(cols)),
+                            "fwd_data": Out(data.ArrayLayout(signed(width), lanes))})
         super().__init__(members)
 
-    def bank_init(self, j):
-        """Initial contents of bank ``j`` from the (n_out, n_in) integer matrix."""
-        words = []
-        for r in range(self.passes):
-            row = r * self.lanes + j
-            for i in range(self.n_in):
-                words.append(int(self._init[row][i]) if self._init is not None and row < self.n_out else 0)
+    @staticmethod
+    def location(row, col, lanes, cols, n_in):
+        """(word, bank) of W[row, col]; for integers or Amaranth values (constant divisors)."""
+        return (row // lanes) * -(-n_in // cols) + col // cols, (col % cols) * lanes + row % lanes
+
+    def bank_init(self, bank):
+        """Initial contents of ``bank`` from the (n_out, n_in) integer matrix."""
+        words = [0] * self.depth
+        if self._init is not None:
+            for row in range(self.n_out):
+                for col in range(self.n_in):
+                    word, b = self.location(row, col, self.lanes, self.cols, self.n_in)
+                    if b == bank:
+                        words[word] = int(self._init[row][col])
         return words
 
     def elaborate(self, platform):
         m = Module()
         fwd_words = []
-        for j in range(self.lanes):
-            bank = memory.Memory(shape=signed(self.width), depth=self.depth, init=self.bank_init(j))
-            m.submodules[f"bank{j}"] = bank
+        for b in range(self.banks):
+            bank = memory.Memory(shape=signed(self.width), depth=self.depth, init=self.bank_init(b))
+            m.submodules[f"bank{b}"] = bank
             rd = bank.read_port()
             wr = bank.write_port()
             m.d.comb += [
                 rd.addr.eq(self.read_addr),
-                self.read_data[j].eq(rd.data),
+                self.read_data[b].eq(rd.data),
                 wr.addr.eq(self.write_addr),
-                wr.data.eq(self.write_data[j]),
-                wr.en.eq(self.write_en[j]),
+                wr.data.eq(self.write_data[b]),
+                wr.en.eq(self.write_en[b]),
             ]
-            if self.fwd_lanes is not None:
+            if self.cols > 1:
                 fwd = bank.read_port()
                 m.d.comb += fwd.addr.eq(self.fwd_addr)
                 fwd_words.append(fwd.data)
-        if self.fwd_lanes is not None:
-            group = Signal.like(self.fwd_group)
-            m.d.sync += group.eq(self.fwd_group)
-            for j in range(self.fwd_lanes):
-                m.d.comb += self.fwd_data[j].eq(
-                    Array(fwd_words[g * self.fwd_lanes + j] for g in range(self.groups))[group])
+        if self.cols > 1:
+            col = Signal.like(self.fwd_col)
+            m.d.sync += col.eq(self.fwd_col)
+            for j in range(self.lanes):
+                m.d.comb += self.fwd_data[j].eq(Array(fwd_words[c * self.lanes + j] for c in range(self.cols))[col])
         return m

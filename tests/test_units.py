@@ -186,43 +186,46 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed):
 
 # -- weight-gradient unit -------------------------------------------------------------------
 
-WEIGHT_GRAD_CASES = [  # n_in, n_out, lanes, formats, bubble, seed
-    (5, 5, 2, WIDE, 0.0, 31),
-    (6, 4, 3, NARROW, 0.3, 32),
-    (4, 3, 1, MID, 0.2, 33),
-    (3, 8, 8, NARROW, 0.0, 34),
+WEIGHT_GRAD_CASES = [  # n_in, n_out, lanes, formats, bubble, seed, cols
+    (5, 5, 2, WIDE, 0.0, 31, 1),
+    (6, 4, 3, NARROW, 0.3, 32, 1),
+    (4, 3, 1, MID, 0.2, 33, 1),
+    (3, 8, 8, NARROW, 0.0, 34, 1),
+    (5, 5, 2, WIDE, 0.0, 35, 2),      # two columns a cycle
+    (6, 4, 3, NARROW, 0.3, 36, 2),
 ]
 
 
-@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed", WEIGHT_GRAD_CASES)
-def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed):
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed,cols", WEIGHT_GRAD_CASES)
+def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed, cols):
     rng = seeded(seed)
     cfg, ar = arith(n_in, n_out, fmts)
-    P, R = lanes, -(-n_out // lanes)
-    depth = R * n_in
-    dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth)
+    P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
+    n, depth = cols * P, R * H
+    dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth, cols=cols)
     columns, expect = [], []
-    a = rand_q(rng, cfg.act, n_in)
+    a = rand_q(rng, cfg.act, H * cols)
     for r in range(R):
-        w = rand_q(rng, cfg.weight, (P, n_in))
+        w = rand_q(rng, cfg.weight, (P, H * cols))
         delta = rand_q(rng, cfg.grad, P)
-        lane_en = int(rng.integers(1, 1 << P))
         w_new, _ = ar.weight_grad(w, np.zeros(P, dtype=np.int64), delta, a)
-        for i in range(n_in):
-            columns.append({"w": list(map(int, w[:, i])), "delta": list(map(int, delta)), "a": int(a[i]),
-                            "addr": r * n_in + i, "valid": 1, "lane_en": lane_en})
-            expect.append((r * n_in + i, lane_en, list(w_new[:, i])))
+        for t in range(H):
+            cs = range(t * cols, (t + 1) * cols)
+            lane_en = int(rng.integers(1, 1 << n))
+            columns.append({"w": [int(w[j, i]) for i in cs for j in range(P)], "delta": list(map(int, delta)),
+                            "a": [int(a[i]) for i in cs], "addr": r * H + t, "valid": 1, "lane_en": lane_en})
+            expect.append((r * H + t, lane_en, [int(w_new[j, i]) for i in cs for j in range(P)]))
 
     def idle(rng):
-        return {"w": list(map(int, rand_q(rng, cfg.weight, P))), "delta": list(map(int, rand_q(rng, cfg.grad, P))),
-                "a": int(rand_q(rng, cfg.act, 1)[0]), "addr": int(rng.integers(depth)), "valid": 0,
-                "lane_en": int(rng.integers(1 << P))}
+        return {"w": list(map(int, rand_q(rng, cfg.weight, n))), "delta": list(map(int, rand_q(rng, cfg.grad, P))),
+                "a": list(map(int, rand_q(rng, cfg.act, cols))), "addr": int(rng.integers(depth)), "valid": 0,
+                "lane_en": int(rng.integers(1 << n))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
     cycles += [idle(rng) for _ in range(3)]
     seen = run(dut, cycles, {"en": dut.write_en, "addr": dut.write_addr, "data": dut.write_data})
     write_at = {c + WeightGradUnit.LATENCY: e for c, e in zip(at, expect)}
-    if bubble == 0:   # a sweep of R passes writes its last word R * n_in + LATENCY cycles after it began
-        assert max(write_at) - at[0] + 1 == R * n_in + WeightGradUnit.LATENCY
+    if bubble == 0:   # a sweep of R passes writes its last word R * H + LATENCY cycles after it began
+        assert max(write_at) - at[0] + 1 == R * H + WeightGradUnit.LATENCY
     for c, s in enumerate(seen):
         if c not in write_at:
             assert s["en"] == 0, f"cycle {c}: write without a column"
@@ -236,48 +239,58 @@ def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed):
 
 # -- act_grad_a -----------------------------------------------------------------------------
 
-ACT_GRAD_A_CASES = [  # n_in, n_out, lanes, formats, bubble, seed
-    (5, 5, 2, WIDE, 0.0, 41),
-    (6, 4, 3, NARROW, 0.3, 42),
-    (4, 3, 1, MID, 0.2, 43),
-    (3, 8, 8, NARROW, 0.0, 44),
-    (7, 5, 5, MID, 0.1, 45),
+ACT_GRAD_A_CASES = [  # n_in, n_out, lanes, formats, bubble, seed, cols
+    (5, 5, 2, WIDE, 0.0, 41, 1),
+    (6, 4, 3, NARROW, 0.3, 42, 1),
+    (4, 3, 1, MID, 0.2, 43, 1),
+    (3, 8, 8, NARROW, 0.0, 44, 1),
+    (7, 5, 5, MID, 0.1, 45, 1),
+    (5, 5, 2, WIDE, 0.0, 46, 2),     # two columns a cycle, odd n_in: the last word is half empty
+    (6, 7, 3, NARROW, 0.3, 47, 2),
 ]
 
 
-@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed", ACT_GRAD_A_CASES)
-def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed):
+@pytest.mark.parametrize("n_in,n_out,lanes,fmts,bubble,seed,cols", ACT_GRAD_A_CASES)
+def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
     rng = seeded(seed)
     cfg, ar = arith(n_in, n_out, fmts)
-    P, R = lanes, -(-n_out // lanes)
-    dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1))
+    P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
+    dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1), cols=cols)
     columns, expect, saturated = [], [], False
     for _sample in range(2):
-        w = rand_q(rng, cfg.weight, (R * P, n_in))    # pad rows hold garbage ...
+        w = rand_q(rng, cfg.weight, (R * P, H * cols))  # pad rows and columns hold garbage ...
         delta = rand_q(rng, cfg.grad, R * P)
-        delta[n_out:] = 0                             # ... and get delta 0, as the stage does
-        g = ar.act_grad_a(w[:n_out], delta[:n_out])
+        delta[n_out:] = 0                             # ... pad rows get delta 0, as the stage does
+        g = ar.act_grad_a(w[:n_out, :n_in], delta[:n_out])
         for r in range(R):
-            for i in range(n_in):
-                columns.append({"w": list(map(int, w[r * P:(r + 1) * P, i])),
+            for t in range(H):
+                i = t * cols
+                columns.append({"w": [int(w[r * P + j, i + c]) for c in range(cols) for j in range(P)],
                                 "delta": list(map(int, delta[r * P:(r + 1) * P])), "index": i,
                                 "valid": 1, "first_pass": int(r == 0), "last_pass": int(r == R - 1)})
-                expect.append((i, int(g[i])) if r == R - 1 else None)
+                ok = [i + c < n_in for c in range(cols)]
+                expect.append((i, [int(g[i + c]) for c in range(cols) if ok[c]], sum(1 << c for c in range(cols)
+                                                                                    if ok[c]))
+                              if r == R - 1 else None)
         saturated = saturated or cfg.grad.max in g or cfg.grad.min in g
 
     def idle(rng):
-        return {"w": list(map(int, rand_q(rng, cfg.weight, P))), "delta": list(map(int, rand_q(rng, cfg.grad, P))),
-                "index": int(rng.integers(n_in)), "valid": 0,
+        return {"w": list(map(int, rand_q(rng, cfg.weight, cols * P))),
+                "delta": list(map(int, rand_q(rng, cfg.grad, P))),
+                "index": int(rng.integers(H)) * cols, "valid": 0,
                 "first_pass": int(rng.integers(2)), "last_pass": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
     cycles += [idle(rng) for _ in range(ActGradA.LATENCY + 2)]
-    seen = run(dut, cycles, {"valid": dut.out.valid, "index": dut.out.p.index, "g": dut.out.p.g})
+    seen = run(dut, cycles, {"valid": dut.out.valid, "index": dut.out.p.index, "g": dut.out.p.g,
+                             "mask": dut.out.p.mask})
     out = {c + ActGradA.LATENCY: e for c, e in zip(at, expect) if e is not None}
     assert [c for c, s in enumerate(seen) if s["valid"]] == sorted(out)
-    if bubble == 0:   # the beat's last g leaves R * n_in + LATENCY cycles after its first column
-        assert sorted(out)[n_in - 1] - at[0] + 1 == R * n_in + ActGradA.LATENCY
-    for c, (i, g) in out.items():
-        assert (seen[c]["index"], seen[c]["g"]) == (i, g), f"cycle {c}"
+    if bubble == 0:   # the beat's last g leaves R * H + LATENCY cycles after its first column
+        assert sorted(out)[H - 1] - at[0] + 1 == R * H + ActGradA.LATENCY
+    for c, (i, g, mask) in out.items():
+        got = seen[c]
+        assert (got["index"], [got["g"][k] for k in range(cols) if mask >> k & 1], got["mask"]) == (i, g, mask), \
+            f"cycle {c}"
     assert saturated or fmts is not NARROW, "the saturation case did not saturate"
 
 
@@ -346,38 +359,51 @@ def test_act_grad_b_write_in_load_cycle_goes_to_next_beat(seed):
 
 # -- weight memory --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n_in,n_out,lanes,seed", [(6, 5, 2, 81), (3, 4, 4, 82), (1, 3, 1, 83), (4, 7, 3, 84)])
-def test_weight_memory(n_in, n_out, lanes, seed):
+@pytest.mark.parametrize("n_in,n_out,lanes,cols,seed", [
+    (6, 5, 2, 1, 81), (3, 4, 4, 1, 82), (1, 3, 1, 1, 83), (4, 7, 3, 1, 84), (6, 5, 2, 2, 85), (5, 3, 3, 2, 86)])
+def test_weight_memory(n_in, n_out, lanes, cols, seed):
     """Bank layout of the initial weights, then random reads and writes against a
     dict: a read sees the memory before the write of the same cycle (read-first),
-    1 cycle after its address."""
+    1 cycle after its address; with cols > 1 the forward port reads one column of
+    the same words."""
     rng = seeded(seed)
     fmt = Format(8, 6)
     w = rand_q(rng, fmt, (n_out, n_in))
-    dut = WeightMemory(n_in, n_out, lanes, fmt.width, init=w)
-    R, depth = -(-n_out // lanes), dut.depth
-    assert depth == R * n_in
-    mem = np.zeros((lanes, depth), dtype=np.int64)
+    dut = WeightMemory(n_in, n_out, lanes, fmt.width, init=w, cols=cols)
+    R, H, banks, depth = -(-n_out // lanes), -(-n_in // cols), cols * lanes, dut.depth
+    assert depth == R * H
+    mem = np.zeros((banks, depth), dtype=np.int64)     # bank c*lanes+j, word r*H+t: W[r*lanes+j, t*cols+c]
     for r in range(R):
         for j in range(lanes):
-            if r * lanes + j < n_out:
-                mem[j, r * n_in:(r + 1) * n_in] = w[r * lanes + j]
+            for t in range(H):
+                for c in range(cols):
+                    row, col = r * lanes + j, t * cols + c
+                    if row < n_out and col < n_in:
+                        mem[c * lanes + j, r * H + t] = w[row, col]
+                        assert WeightMemory.location(row, col, lanes, cols, n_in) == (r * H + t, c * lanes + j)
     cycles, expect = [], []
     for c in range(2 * depth + 30):
         # first a clean sweep of the initial contents, then random traffic with collisions
         ra = c if c < depth else int(rng.integers(depth))
         wa = ra if c >= depth and rng.random() < 0.4 else int(rng.integers(depth))
-        en = 0 if c < depth else int(rng.integers(1 << lanes))
-        data = rand_q(rng, fmt, lanes)
-        cycles.append({"read_addr": ra, "write_addr": wa, "write_data": data, "write_en": en})
-        expect.append(list(mem[:, ra]))
-        for j in range(lanes):
-            if en >> j & 1:
-                mem[j, wa] = data[j]
+        en = 0 if c < depth else int(rng.integers(1 << banks))
+        data = rand_q(rng, fmt, banks)
+        ins = {"read_addr": ra, "write_addr": wa, "write_data": data, "write_en": en}
+        exp = {"data": list(mem[:, ra])}
+        if cols > 1:
+            fa, fc = int(rng.integers(depth)), int(rng.integers(cols))
+            ins.update(fwd_addr=fa, fwd_col=fc)
+            exp["fwd"] = list(mem[fc * lanes:(fc + 1) * lanes, fa])
+        cycles.append(ins)
+        expect.append(exp)
+        for b in range(banks):
+            if en >> b & 1:
+                mem[b, wa] = data[b]
     cycles.append({"write_en": 0})
-    seen = run(dut, cycles, {"data": dut.read_data})
+    probes = {"data": dut.read_data, **({"fwd": dut.fwd_data} if cols > 1 else {})}
+    seen = run(dut, cycles, probes)
     for c, e in enumerate(expect):
-        assert seen[c + 1]["data"] == e, f"cycle {c}: read of address {cycles[c]['read_addr']}"
+        assert {k: seen[c + 1][k] for k in e} == e, f"cycle {c}: read of address {cycles[c]['read_addr']}"
 
 
 # -- delay FIFO -----------------------------------------------------------------------------
@@ -387,7 +413,9 @@ DELAY_FIFO_CASES = [  # n (a_{l-1} values), in_lanes, depth, n_out, lanes, store
     (5, 1, 1, 3, 3, True, 62),
     (4, 2, 5, 7, 3, False, 63),
     (3, 3, 2, 1, 1, True, 64),
+    (5, 3, 3, 4, 2, True, 65),
 ]
+BWD_READS = {65: 2, 62: 2}   # seed -> backward reads per cycle (a B-then-W unit's two columns)
 
 
 @pytest.mark.parametrize("n,in_lanes,depth,n_out,lanes,store_fprime,seed", DELAY_FIFO_CASES)
@@ -397,7 +425,8 @@ def test_delay_fifo(n, in_lanes, depth, n_out, lanes, store_fprime, seed):
     its f', backward reads sample k-depth and its f': against golden.DelayFifo."""
     rng = seeded(seed)
     fmt = Format(8, 3)
-    dut = DelayFifo(n, fmt.width, in_lanes, depth, n_out, lanes, store_fprime)
+    reads = BWD_READS.get(seed, 1)
+    dut = DelayFifo(n, fmt.width, in_lanes, depth, n_out, lanes, store_fprime, bwd_reads=reads)
     passes, words = -(-n_out // lanes), -(-n // in_lanes)
     samples = [(rand_q(rng, fmt, n), rng.integers(0, 2, size=passes * lanes)) for _ in range(depth + 5)]
     model = golden.DelayFifo(depth)
@@ -435,14 +464,16 @@ def test_delay_fifo(n, in_lanes, depth, n_out, lanes, store_fprime, seed):
         ops.append(({"fwd_start": int(fwd is not None), "bwd_start": int(bwd is not None)}, fp))
         # reads: each side presents a random order of indices (some twice); value 1 cycle later
         f_idx = list(rng.permutation(n)) + list(rng.integers(0, n, 2))
-        b_idx = list(rng.permutation(n)) + list(rng.integers(0, n, 2))
+        b_idx = [[int(rng.integers(n)) for _ in range(reads)] for _ in f_idx]
         for fi, bi in zip(f_idx, b_idx):
             chk = []
             if fwd is not None:
                 chk.append((1, "fwd", int(samples[fwd][0][fi]), f"fwd read {fi} of sample {fwd}"))
             if bwd is not None:
-                chk.append((1, "bwd", int(samples[bwd][0][bi]), f"bwd read {bi} of sample {bwd}"))
-            ops.append(({**_fifo_read(dut, "fwd", fi, in_lanes), **_fifo_read(dut, "bwd", bi, in_lanes)}, chk))
+                chk.append((1, "bwd", [int(samples[bwd][0][b]) for b in bi], f"bwd reads {bi} of sample {bwd}"))
+            positions = [divmod(b, in_lanes) for b in bi]
+            ops.append(({**_fifo_read(dut, "fwd", fi, in_lanes), "bwd_word": [p[0] for p in positions],
+                         "bwd_lane": [p[1] for p in positions]}, chk))
         if fwd is not None:     # the forward writes f' of its passes, in a random order
             for r in rng.permutation(passes):
                 bits = samples[fwd][1][r * lanes:(r + 1) * lanes]
@@ -472,24 +503,29 @@ def _fifo_read(dut, side, index, in_lanes):
 
 # -- sweep ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n_in,passes,in_lanes,groups,rounds", [
-    (3, 3, 2, 2, 2),     # odd passes over two bank groups, twice (a b_then_w backward's shape)
-    (4, 2, 3, 1, 1),     # a lockstep sweep; words of 3 values
-    (1, 4, 1, 2, 3),     # one column per pass
+@pytest.mark.parametrize("n_in,passes,in_lanes,cols,wide,rounds", [
+    (5, 3, 2, 2, False, 1),  # forward beside a B-then-W unit: one column per cycle, two per word
+    (5, 2, 1, 2, True, 2),   # that unit: two columns per cycle, odd n_in, twice
+    (6, 2, 3, 2, True, 2),   # words of 3 values, two columns per cycle
+    (4, 2, 3, 1, False, 1),  # a lockstep sweep
+    (1, 4, 1, 1, False, 3),  # one column per pass
 ])
-def test_sweep_issues_every_column_once_per_round(n_in, passes, in_lanes, groups, rounds):
-    dut = Sweep(n_in, passes, in_lanes, groups=groups, rounds=rounds)
-    total = rounds * passes * n_in
-    cycles = [{"start": 1}] + [{"start": 0}] * (total + 2)
-    names = ("active", "final", "round", "r", "group", "i", "word", "lane", "addr")
-    seen = run(dut, cycles, {k: getattr(dut, k) for k in names})
-    expect = [dict(active=1, final=int(k == total - 1), round=q, r=r, group=r % groups, i=i,
-                   word=i // in_lanes, lane=i % in_lanes, addr=(r // groups) * n_in + i)
-              for k, (q, r, i) in enumerate((q, r, i) for q in range(rounds) for r in range(passes)
-                                            for i in range(n_in))]
+def test_sweep_issues_every_column_once_per_round(n_in, passes, in_lanes, cols, wide, rounds):
+    dut = Sweep(n_in, passes, in_lanes, cols=cols, wide=wide, rounds=rounds)
+    H = -(-n_in // cols)
+    step = cols if wide else 1
+    issued = [(q, r, i) for q in range(rounds) for r in range(passes) for i in range(0, n_in, step)]
+    reads = cols if wide else 1
+    expect = [dict(active=1, final=int(k == len(issued) - 1), round=q, r=r, i=i, col=0 if wide else i % cols,
+                   addr=r * H + i // cols, word=[(i + c) // in_lanes for c in range(reads)],
+                   lane=[(i + c) % in_lanes for c in range(reads)],
+                   col_ok=sum(1 << c for c in range(reads) if i + c < n_in))
+              for k, (q, r, i) in enumerate(issued)]
+    cycles = [{"start": 1}] + [{"start": 0}] * (len(issued) + 2)
+    seen = run(dut, cycles, {k: getattr(dut, k) for k in expect[0]})
     assert seen[0]["active"] == 0
-    assert seen[1:total + 1] == expect
-    assert [c["active"] for c in seen[total + 1:]] == [0, 0]
+    assert seen[1:len(issued) + 1] == expect
+    assert [c["active"] for c in seen[len(issued) + 1:]] == [0, 0]
 
 
 # -- stage ----------------------------------------------------------------------------------
@@ -499,8 +535,8 @@ STAGE_CASES = [  # n_in, n_out, lanes, formats, act_grad_a, in_lanes, grad_lanes
     (6, 5, 5, MID, True, 1, 3, 72, "lockstep"),
     (6, 5, 2, NARROW, False, 3, 2, 73, "lockstep"),
     (4, 3, 2, NARROW, True, 2, 1, 74, "lockstep"),
-    # B then W in one unit of 2 * lanes: forward passes odd (3) and even (4), one backward pass
-    (6, 5, 2, WIDE, True, 4, 1, 75, "b_then_w"),
+    # B then W in one unit of 2 * lanes, two columns a cycle: n_in even and odd, one pass and more
+    (6, 5, 2, WIDE, True, 4, 2, 75, "b_then_w"),
     (7, 8, 2, MID, True, 2, 1, 76, "b_then_w"),
     (6, 5, 5, NARROW, True, 1, 3, 77, "b_then_w"),
 ]
@@ -612,21 +648,26 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, ba
                         int(p["last"])) for p in act_out]
             if got_act != exp_act:
                 mismatches.append(f"{what}: act_out {got_act} != {exp_act}")
-            exp_grad = [(i, [int(g)], 1) for i, g in enumerate(beat["bwd"][1])] if bwd_en and has_aga else []
-            got_grad = [(int(p["index"]), _value(p["g"]), int(p["mask"])) for p in grad_out]
+            cols = dut.cols             # g leaves cols values at a time, the columns that exist masked in
+            exp_grad = [(i, [int(beat["bwd"][1][i + c]) for c in range(cols) if i + c < n_in],
+                         sum(1 << c for c in range(cols) if i + c < n_in))
+                        for i in range(0, n_in, cols)] if bwd_en and has_aga else []
+            got_grad = [(int(p["index"]), [p["g"][c] for c in range(cols) if p["mask"] >> c & 1], int(p["mask"]))
+                        for p in grad_out]
             if got_grad != exp_grad:
                 mismatches.append(f"{what}: grad_out {got_grad} != {exp_grad}")
             # every weight and bias, read back while idle
             got_w = np.zeros((n_out, n_in), dtype=np.int64)
-            Pm = dut.mem_lanes
-            for addr in range(dut.bw_passes * n_in):   # bank word r*n_in+i of bank j is W[r*Pm+j, i]
+            H = -(-n_in // cols)
+            for addr in range(R * H):   # word r*H+t of bank c*P+j is W[r*P+j, t*cols+c]
                 ctx.set(dut.read_addr, addr)
                 await ctx.tick()                     # synchronous read: data after the edge
-                r, i = divmod(addr, n_in)
+                r, t = divmod(addr, H)
                 word = ctx.get(dut.read_data)
-                for j in range(Pm):
-                    if r * Pm + j < n_out:
-                        got_w[r * Pm + j, i] = word[j]
+                for c in range(cols):
+                    for j in range(P):
+                        if r * P + j < n_out and t * cols + c < n_in:
+                            got_w[r * P + j, t * cols + c] = word[c * P + j]
             got_b = np.array(_value(ctx.get(dut.bias)))
             if not np.array_equal(got_w, beat["w"]):
                 bad = np.argwhere(got_w != beat["w"])[0]
