@@ -44,6 +44,13 @@ def parse_widths(text, field="net"):
     return widths
 
 
+def parse_lanes(text, field="lanes"):
+    """Parse '32,5' into (32, 5): MAC lanes per layer (NetConfig checks them against the widths)."""
+    if not isinstance(text, str) or not re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", text):
+        raise LayerPipeError(f"{field}: {text!r} is not a list of lane counts per layer like 32,5")
+    return tuple(int(p) for p in text.split(","))
+
+
 def pipeline_delays(n_layers):
     """Per-layer gradient delay in samples, 2(L-l)+1 for l = 1..L (DESIGN.md 3)."""
     return tuple(2 * (n_layers - l) + 1 for l in range(1, n_layers + 1))

@@ -101,11 +101,18 @@ def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
     return info
 
 
-def add_arguments(p):
-    from layerpipe.sim.train import add_config_arguments, _int
-    add_config_arguments(p)
+def add_hardware_arguments(p):
+    """The options that shape the generated hardware (shared by generate and sim)."""
+    from layerpipe.sim.train import _int
+    p.add_argument("--lanes", help="MAC lanes per layer, e.g. 32,5 (default: chosen under --dsp-budget)")
     p.add_argument("--dsp-budget", default=DEFAULT_DSP_BUDGET, type=_int("dsp-budget"),
                    help=f"multipliers the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin)")
+
+
+def add_arguments(p):
+    from layerpipe.sim.train import add_config_arguments
+    add_config_arguments(p)
+    add_hardware_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 

@@ -61,7 +61,8 @@ def wave_format(path):
     return fmt
 
 
-def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
+             budget=generator.DEFAULT_DSP_BUDGET):
     """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
@@ -70,7 +71,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     wave_fmt = wave_format(waves) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     out = BUILD_DIR / "generated" / cfg.digest()
-    info = generator.generate(cfg, out)
+    info = generator.generate(cfg, out, budget=budget)
     vfile = out / f"{cfg.name}.v"
     t0 = time.time()
     model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
@@ -117,6 +118,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
 
 def add_arguments(p):
     add_config_arguments(p)
+    generator.add_hardware_arguments(p)
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
     p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
@@ -134,11 +136,14 @@ def run(args):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if cfg.lanes is None:
+        generator.choose_lanes(cfg.widths, args.dsp_budget)   # and a budget too small
     if args.waves:
         wave_format(args.waves)
     if not args.json:
         print(f"simulating {cfg.name} on {args.samples} {args.dataset} samples in Verilator ...", file=sys.stderr)
-    r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves)
+    r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
+                 budget=args.dsp_budget)
     if args.json:
         print(json.dumps(r))
     else:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerpipe.hw.config import MODES, NetConfig, parse_widths
+from layerpipe.hw.config import MODES, NetConfig, parse_lanes, parse_widths
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.fixed_point import parse_format
 
@@ -87,9 +87,11 @@ def add_config_arguments(p):
 
 
 def config_from_args(args):
+    lanes = getattr(args, "lanes", None)     # only the commands that build hardware take --lanes
     return NetConfig(parse_widths(args.net), mode=args.mode, seed=args.seed,
                      act=parse_format(args.act, "act"), weight=parse_format(args.weight, "weight"),
-                     grad=parse_format(args.grad, "grad"), lr_shift=args.lr_shift)
+                     grad=parse_format(args.grad, "grad"), lr_shift=args.lr_shift,
+                     lanes=parse_lanes(lanes) if lanes is not None else None)
 
 
 def _int(field):

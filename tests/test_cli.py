@@ -32,6 +32,20 @@ def test_train_saves_weights_and_plots(tmp_path):
     assert "test accuracy" in r.stdout
 
 
+def test_generate_takes_lanes_or_a_budget(tmp_path):
+    """--lanes fixes the lanes; otherwise --dsp-budget bounds the multipliers the generator picks."""
+    r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--out", str(tmp_path),
+                  "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["lanes"] == [4, 3] and info["units"][1] == {"forward": 3, "backward (B then W)": 6}
+    assert json.loads((tmp_path / "manifest.json").read_text()) == info
+    assert (tmp_path / f"{info['name']}.v").stat().st_size > 1000
+    small = json.loads(layerpipe("generate", "--net", "4-8-3", "--dsp-budget", "10", "--out", str(tmp_path),
+                                 "--json").stdout)
+    assert small["multipliers"] <= 10 < info["multipliers"]
+
+
 @pytest.mark.parametrize("args, field", [
     (["train", "--net", "64-0-10"], "net"),
     (["train", "--net", "64--32-10"], "net"),
@@ -59,6 +73,12 @@ def test_train_saves_weights_and_plots(tmp_path):
     (["sim", "--net", "4-8-3", "--dataset", "digits"], "net"),
     (["sim", "--samples", "0"], "samples"),
     (["sim", "--gaps", "1.5"], "gaps"),
+    (["sim", "--lanes", "40,5"], "lanes"),           # more lanes than layer 1 has rows
+    (["sim", "--lanes", "8"], "lanes"),              # one count for two layers
+    (["sim", "--lanes", "8,x"], "lanes"),
+    (["sim", "--dsp-budget", "3"], "dsp_budget"),
+    (["sim", "--waves", "run.txt"], "waves"),
+    (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
