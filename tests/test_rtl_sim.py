@@ -25,10 +25,12 @@ def test_iris_trains_bit_exact(mode):
     assert r["cycles_per_sample"] == pytest.approx(per_sample, abs=0.5)
 
 
-def test_gaps_and_backpressure_in_verilator():
-    r = simulate(NetConfig((4, 8, 3)), "iris", n=25, seed=3, gap=0.3, backpressure=0.5)
+@pytest.mark.parametrize("mode", MODES)
+def test_gaps_and_backpressure_in_verilator(mode):
+    """The models of test_iris_trains_bit_exact, fed with gaps and drained with backpressure."""
+    r = simulate(NetConfig((4, 8, 3), mode=mode), "iris", n=25, seed=3, gap=0.3, backpressure=0.5)
     assert_exact(r)
-    assert r["samples"] == 25
+    assert r["samples"] == 25 and r["status"]["trained"] == 25
 
 
 @pytest.mark.slow
