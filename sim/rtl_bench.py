@@ -14,7 +14,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, read_signed, reset, unpack
-from layerpipe.sim.verilator import put_results, sim_params
+from layerpipe.sim.verilator import put_progress, put_results, sim_params
 
 PERIOD_NS = 10
 
@@ -39,9 +39,12 @@ async def train(dut):
                     for xs, label in p["samples"] for k, x in enumerate(xs))
     done_cycles = []
     limit = 4 * p["cycles_per_sample"] + 200
+    every = max(1, n // 200)
     for k in range(1, n + 1):
         await monitor.wait_for(k * n_out, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
         done_cycles.append(now_cycles() - start)
+        if k % every == 0 or k == n:
+            put_progress(k)
         if driver.sent == sum(len(xs) for xs, _ in p["samples"]):
             dut.drain.value = 1
     dut.drain.value = 1

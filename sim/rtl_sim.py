@@ -66,10 +66,14 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
-    the run is written (see :func:`wave_format`).
+    the run is written (see :func:`wave_format`). ``progress(phase, done,
+    total)`` hears of the phases ``"build"`` (Verilog and the Verilator model)
+    and ``"train"`` (samples whose results have left the pipeline).
     """
     wave_fmt = wave_format(waves) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
+    if progress:
+        progress("build", 0, n)
     out = BUILD_DIR / "generated" / cfg.digest()
     info = generator.generate(cfg, out, budget=budget)
     vfile = out / f"{cfg.name}.v"
@@ -80,7 +84,8 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
               "cycles_per_sample": info["cycles_per_sample"]}
     t0 = time.time()
-    res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves)
+    res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves,
+                         progress=(lambda k: progress("train", k, n)) if progress else None)
     seconds = time.time() - t0
     got = [(r[0], r[1]) for r in res["results"]]
     first = first_difference(expected, got)
@@ -140,10 +145,24 @@ def run(args):
         generator.choose_lanes(cfg.widths, args.dsp_budget)   # and a budget too small
     if args.waves:
         wave_format(args.waves)
-    if not args.json:
-        print(f"simulating {cfg.name} on {args.samples} {args.dataset} samples in Verilator ...", file=sys.stderr)
-    r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                 budget=args.dsp_budget)
+    bar = None
+
+    def show(phase, done, total):
+        nonlocal bar
+        if phase == "build":
+            print(f"{cfg.name}: generating Verilog and building the Verilator model (cached after the first run)",
+                  file=sys.stderr)
+            return
+        if bar is None:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
+        bar.update(done - bar.n)
+    try:
+        r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
+                     progress=None if args.json else show, budget=args.dsp_budget)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         print(json.dumps(r))
     else:

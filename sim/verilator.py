@@ -39,6 +39,7 @@ from layerpipe.hw.errors import LayerPipeError
 
 PARAMS_ENV = "LAYERPIPE_SIM_PARAMS"
 RESULTS_ENV = "LAYERPIPE_SIM_RESULTS"
+PROGRESS_ENV = "LAYERPIPE_SIM_PROGRESS"
 _STAMP = "layerpipe_build.json"
 WAVE_FORMATS = ("fst", "vcd")
 
@@ -338,7 +339,7 @@ def _first_failure(results_xml):
 
 
 def test(model, test_module, *, params=None, testcase=None, seed=None, waves=False,
-         wave_file=None, test_dir=None, keep=False, log_file=None):
+         wave_file=None, test_dir=None, keep=False, log_file=None, progress=None):
     """Run the cocotb test module ``test_module`` against ``model``; return its results.
 
     ``test_module`` is a module name importable here, or a path to a ``.py``
@@ -350,6 +351,9 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     ``wave_file`` (implies ``waves``) writes the waveform there instead; its
     extension must be the model's format. The simulator writes it as it runs,
     so a failing run leaves the waveform up to the failure.
+
+    ``progress``, a callable, is called with each new number the test reports
+    through :func:`put_progress` (polled from a thread, a few times a second).
 
     The run directory is ``test_dir``, or a fresh one under ``model.path`` that
     is deleted after a passing run unless ``keep`` or ``waves`` (without
@@ -394,14 +398,16 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     exit_code = 0
     # The runner's environment starts from os.environ, which overrides
     # extra_env; ours must be the ones the simulator sees.
-    saved = {k: os.environ.pop(k) for k in (PARAMS_ENV, RESULTS_ENV) if k in os.environ}
+    saved = {k: os.environ.pop(k) for k in (PARAMS_ENV, RESULTS_ENV, PROGRESS_ENV) if k in os.environ}
+    progress_file = run_dir / "progress"
+    progress_file.unlink(missing_ok=True)
+    env = {PARAMS_ENV: str(params_file), RESULTS_ENV: str(results_file), PROGRESS_ENV: str(progress_file)}
     try:
-        with _on_sys_path(folder):
+        with _on_sys_path(folder), _watch(progress_file, progress):
             runner.test(test_module=test_module, hdl_toplevel=model.toplevel,
                         hdl_toplevel_lang="verilog", build_dir=model.path, test_dir=run_dir,
                         results_xml=str(xml), testcase=testcase, seed=seed, waves=waves,
-                        test_args=test_args, log_file=log_file,
-                        extra_env={PARAMS_ENV: str(params_file), RESULTS_ENV: str(results_file)})
+                        test_args=test_args, log_file=log_file, extra_env=env)
     except SystemExit as e:     # the runner exits under pytest, or if the simulator failed
         exit_code = e.code
     except RuntimeError as e:   # a non-zero simulator exit outside pytest
@@ -423,12 +429,52 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     return results
 
 
+@contextmanager
+def _watch(path, progress):
+    """While the block runs, call ``progress`` with each new number written to ``path``."""
+    if progress is None:
+        yield
+        return
+    import threading
+    stop, last = threading.Event(), [None]
+
+    def poll():
+        try:
+            value = int(path.read_text())
+        except (OSError, ValueError):      # not written yet, or being replaced
+            return
+        if value != last[0]:
+            last[0] = value
+            progress(value)
+
+    def loop():
+        while not stop.wait(0.2):
+            poll()
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        poll()
+
+
 # -- the cocotb side (runs inside the simulator) --------------------------------
 
 def sim_params():
     """The ``params`` given to :func:`test` (``{}`` outside a :func:`test` run)."""
     path = os.environ.get(PARAMS_ENV)
     return json.loads(Path(path).read_text()) if path else {}
+
+
+def put_progress(done):
+    """Report how far the test is (a number) to :func:`test`'s ``progress``, if it listens."""
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(str(int(done)))
+        tmp.replace(path)
 
 
 def put_results(**values):

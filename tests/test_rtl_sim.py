@@ -17,8 +17,13 @@ MODES = ["layerpipe", "pipedream", "sequential"]
 
 @pytest.mark.parametrize("mode", MODES)
 def test_iris_trains_bit_exact(mode):
-    r = simulate(NetConfig((4, 8, 3), mode=mode), "iris", n=30)
+    events = []
+    r = simulate(NetConfig((4, 8, 3), mode=mode), "iris", n=30, progress=lambda *e: events.append(e))
     assert_exact(r)
+    # the progress callback hears of the build, then of samples done, up to all of them
+    assert events[0] == ("build", 0, 30) and events[-1] == ("train", 30, 30)
+    done = [d for phase, d, _ in events[1:] if phase == "train"]
+    assert len(done) == len(events) - 1 and done == sorted(done)
     assert r["samples"] == 30 and r["status"]["trained"] == 30
     assert r["accuracy"] == r["golden_accuracy"]
     per_sample = r["cycles_per_beat"] * (4 if mode == "sequential" else 1)
