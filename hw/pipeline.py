@@ -128,11 +128,9 @@ class Pipeline(wiring.Component):
         go = Signal()
         busy_next = Signal()
         m.d.comb += busy_next.eq(next_fwd[1:].any() | next_bwd.any() if L > 1 else next_bwd.any())
-        started = Signal()               # a beat has been started and its stages are running
-        m.d.comb += go.eq(idle & ~started & (out_count == 0) &
+        # stages are busy from the cycle after start, so idle alone keeps a beat from starting twice
+        m.d.comb += go.eq(idle & (out_count == 0) &
                           (admit | ((self.drain | (cfg.mode == "sequential")) & busy_next)))
-        # the first cycle after start, the stages raise busy; 'started' covers that cycle
-        m.d.sync += started.eq(go)
         beats, trained = Signal(32), Signal(32)
         new_fwd = Signal(L)
         m.d.comb += new_fwd.eq(Cat(admit, fwd[:-1]) if L > 1 else admit)
@@ -149,7 +147,7 @@ class Pipeline(wiring.Component):
                 m.d.sync += trained.eq(trained + 1)
         m.d.comb += [self.status.beats.eq(beats), self.status.trained.eq(trained),
                      self.status.framing_error.eq(framing_error),
-                     self.status.idle.eq(idle & ~started & ~busy_next & ~loaded & ~produced & (out_count == 0))]
+                     self.status.idle.eq(idle & ~busy_next & ~loaded & ~produced & (out_count == 0))]
 
         # -- output: a_L to the result stream, and delta_L = a_L - y to stage L's act_grad_b
         sL = stages[-1]
@@ -178,7 +176,7 @@ class Pipeline(wiring.Component):
         out_label = Signal.like(label_next)
         out_buf = Array(Signal(signed(cfg.act.width), name=f"out{k}") for k in range(nL))
         out_index = Signal(range(max(nL, 2)))
-        with m.If(produced & idle & ~started & (out_count == 0)):
+        with m.If(produced & idle & (out_count == 0)):
             m.d.sync += [out_count.eq(nL), out_index.eq(0), out_label.eq(label_L), produced.eq(0)]
             m.d.sync += [out_buf[k].eq(result_next[k]) for k in range(nL)]
         with m.If(go):      # after the copy: a beat starting in the same cycle sets it again
