@@ -16,10 +16,10 @@ class Pipeline(wiring.Component):
     backward as one unit, B then W, with the lanes of both (same numbers). A
     beat starts when every stage is idle, the next sample has been loaded (or
     ``drain`` is high and samples are still in flight) and the previous result
-    has left; so a gap in the sample stream or
-    backpressure on the result stream stalls whole beats and never drops or
-    repeats a sample. In ``sequential`` mode a sample is admitted only when
-    the pipeline is empty: plain SGD.
+    has left; so a gap in the sample stream or backpressure on the result
+    stream stalls whole beats and never drops or repeats a sample. In
+    ``sequential`` mode a sample is admitted only when the pipeline is empty:
+    plain SGD.
 
     Members
     -------

@@ -68,8 +68,8 @@ class Stage(wiring.Component):
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
     the sweep, ``passes * n_in`` with passes = ceil(n_out / lanes)
-    (``b_then_w``: at least ``2 * ceil(n_out / (2 lanes)) * n_in``), plus
-    ``LATENCY``.
+    (``b_then_w``: ``passes * 2 * ceil(n_in / 2)``, :attr:`sweep_cycles`),
+    plus ``LATENCY``.
     """
     # start (1) + memory read, product, accumulate/write/output (3, the last of
     # which may be the next beat's start); delta loads in the first sweep cycle,
