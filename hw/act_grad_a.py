@@ -3,7 +3,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_grad_b import ActGradB
-from .mac_array import MacArray
+from .mac_array import MacArray, adder_tree
 from .narrow import narrow
 
 
@@ -22,7 +22,8 @@ class ActGradA(wiring.Component):
     -------
     w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, index + c]
     delta : In(ArrayLayout(signed(grad.width), lanes))        delta of row j
-    index : In(range(n_in)) (a multiple of ``cols``); valid, first_pass, last_pass : In(1)
+    index : In(range(n_in)) (a multiple of ``cols``); slot : In(range(ceil(n_in / cols))) (``index // cols``)
+    valid, first_pass, last_pass : In(1)
     out : Out(stream.Signature(ActGradB.layout(n_in, grad, cols), always_ready=True))
         ``index``, ``g`` (cols values), ``mask`` (the columns that exist)
 
@@ -36,8 +37,6 @@ class ActGradA(wiring.Component):
     LATENCY = 2
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
-        if cols & (cols - 1):
-            raise ValueError(f"cols must be a power of two, not {cols}")
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
         self.acc_width, self.own_mac, self.cols = acc_width, own_mac, cols
         self.out_layout = ActGradB.layout(n_in, grad, cols)
@@ -45,6 +44,7 @@ class ActGradA(wiring.Component):
             "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "index": In(range(max(n_in, 2))),
+            "slot": In(range(max(-(-n_in // cols), 2))),
             "valid": In(1), "first_pass": In(1), "last_pass": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
         }
@@ -59,14 +59,14 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
-        index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()
-        m.d.sync += [index.eq(self.index), valid.eq(self.valid), first_pass.eq(self.first_pass),
-                     last_pass.eq(self.last_pass)]
+        index, slot = Signal.like(self.index), Signal.like(self.slot)
+        valid, first_pass, last_pass = Signal(), Signal(), Signal()
+        m.d.sync += [index.eq(self.index), slot.eq(self.slot), valid.eq(self.valid),
+                     first_pass.eq(self.first_pass), last_pass.eq(self.last_pass)]
         m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
-        slot = index >> (cols.bit_length() - 1)             # the word of columns index..index+cols-1
         slots = -(-self.n_in // cols)
         for c in range(cols):
-            tree = _adder_tree([mac.p[c * P + j] for j in range(P)])
+            tree = adder_tree([mac.p[c * P + j] for j in range(P)])
             total = Signal(signed(self.acc_width), name=f"total{c}")
             if self.passes > 1:
                 partial = Array(Signal(signed(self.acc_width), name=f"partial{c}_{t}") for t in range(slots))
@@ -78,10 +78,3 @@ class ActGradA(wiring.Component):
             m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
                          self.out.p.mask[c].eq(index + c < self.n_in)]
         return m
-
-
-def _adder_tree(values):
-    while len(values) > 1:
-        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
-                  for k in range(0, len(values), 2)]
-    return values[0]

@@ -59,3 +59,14 @@ class MacArray(wiring.Component):
                 m.d.sync += product.eq(self.a[j] * self.b[j])
             m.d.comb += self.p[j].eq(product)
         return m
+
+
+def adder_tree(values):
+    """The exact sum of ``values`` (Amaranth values) as a balanced tree of
+    adders: depth ceil(log2(len(values))), each adder one bit wider than its
+    operands, so nothing overflows."""
+    values = list(values)
+    while len(values) > 1:
+        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
+                  for k in range(0, len(values), 2)]
+    return values[0]

@@ -5,7 +5,7 @@ from amaranth.lib.wiring import In, Out
 from .act_grad_a import ActGradA
 from .act_grad_b import ActGradB
 from .delay_fifo import DelayFifo
-from .forward_unit import ForwardUnit
+from .forward_unit import ForwardUnit, pass_layout
 from .mac_array import MacArray
 from .narrow import narrow, round_shift
 from .sweep import Sweep
@@ -18,31 +18,39 @@ class Stage(wiring.Component):
     sample and the backward (act_grad_b, then weight_grad and act_grad_a) of
     an older one, as in DESIGN.md 3.
 
+    Every task unit is ``lanes x cols`` multipliers: ``lanes`` rows (as
+    many outputs) at once and ``cols`` adjacent columns per cycle, so a pass
+    over the inputs takes F = ceil(n_in / cols) cycles and a sweep
+    passes * F, passes = ceil(n_out / lanes).
+
     ``backward="lockstep"`` (LayerPipe): the three MAC tasks share one sweep
-    of the weight memory: in cycle (r, i) lane j reads W[r*lanes + j, i] once,
-    forward accumulates it with a[i], act_grad_a sums it times delta_j over
-    the lanes, and weight_grad writes back W - lr*delta_j*a_old[i]; reads
-    therefore see the weights of the end of the previous beat.
+    of the weight memory: in cycle (r, t) lane (c, j) reads
+    W[r*lanes + j, t*cols + c] once, forward accumulates it with a[t*cols + c],
+    act_grad_a sums it times delta_j over the lanes, and weight_grad writes
+    back W - lr*delta_j*a_old[t*cols + c]; reads therefore see the weights of
+    the end of the previous beat.
 
     ``backward="b_then_w"`` (PipeDream's backward as one task): forward sweeps
-    with its ``lanes`` as above, one column per cycle, while one backward unit
-    of ``2 * lanes`` lanes, the same rows and two adjacent columns at a time,
-    sharing one MAC array, sweeps twice: first act_grad_a (B), then
-    weight_grad (W); each sweep takes H = ceil(n_in / 2) cycles per pass. The
-    memory holds two columns per word (``cols`` = 2) and has a second read
-    port for forward. Word t of pass r is written back in round 2 at cycle
-    (passes + r) * H + t + 2 >= r * n_in + n_in / 2 + t + 2 (as passes > r
-    and 2H >= n_in), after forward read it at r * n_in + 2t + 1 at the
-    latest (t < H <= n_in / 2 + 1/2); so forward too sees the weights of the
+    with its ``lanes x cols`` as above, while one backward unit of
+    ``lanes x 2 cols`` multipliers, the same rows and twice the columns at a
+    time, sharing one MAC array, sweeps twice: first act_grad_a (B), then
+    weight_grad (W); each sweep takes H = ceil(n_in / (2 cols)) cycles per
+    pass. The memory holds ``2 cols`` columns per word and has a second read
+    port for forward, which reads half a word per cycle. Word t of pass r is
+    written back in round 2 at cycle (passes + r) * H + t + 2 >= r * 2H + H
+    + t + 2 (as passes > r), after forward read it at r * F + 2t + 2 at the
+    latest (F <= 2H, t < H); so forward too sees the weights of the
     previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
 
-    Parameters: ``n_in``, ``n_out``, ``lanes``; formats ``act``, ``weight``,
+    Parameters: ``n_in``, ``n_out``, ``lanes``, ``cols``; formats ``act``, ``weight``,
     ``grad``; ``hidden`` (ReLU, else linear output); ``act_grad_a`` (False on
     layer 1); ``delay`` (beats the delay FIFO holds a sample, 2(L-l)+1);
-    ``in_lanes`` (values per write into the delay FIFO: the producer's lanes);
+    ``in_lanes`` (values per write into the delay FIFO: the producer's lanes,
+    or the input loader's values per transfer; it and the backward's columns
+    must divide the larger of the two, see :class:`DelayFifo`);
     ``grad_lanes`` (values per write of g_in); shifts and initial parameters;
     ``backward`` (needs ``act_grad_a`` for ``"b_then_w"``).
 
@@ -53,7 +61,7 @@ class Stage(wiring.Component):
     busy : Out(1)           high from the cycle after ``start`` until the beat's last cycle, in
         which the last outputs are valid and the next ``start`` is already taken
     act_in : In(stream, always ready)    the next sample's a_{l-1}, written into the delay FIFO:
-        words in order, ``last`` on the final one; the whole sample before the
+        ``in_lanes`` values per write, in order, ``last`` on the final one; the whole sample before the
         ``start`` of the beat that runs it forward, and at most one sample ahead
         (it may be written at any cycle of the beat before, busy or idle)
     act_out : Out(stream, always ready)  a_l, one pass of ``lanes`` values at a time
@@ -61,30 +69,30 @@ class Stage(wiring.Component):
         ``start`` of beat k (the cycle act_grad_b loads delta from the buffer)
         up to and including the ``start`` cycle of beat k+1; a write in the
         ``start`` cycle of beat k would reach beat k's delta
-    grad_out : Out(stream, always ready) g_{l-1}, ``cols`` values per cycle (if act_grad_a)
+    grad_out : Out(stream, always ready) g_{l-1}, :attr:`bwd_cols` values per cycle (if act_grad_a)
     read_addr : In; read_data : Out      weight read-back while idle: the word of
-        ``WeightMemory.location`` (row, col, lanes, cols, n_in), all banks
+        ``WeightMemory.location`` (row, col, lanes, bwd_cols, n_in), all banks
     bias : Out                            the biases (initialised from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    the sweep, ``passes * n_in`` with passes = ceil(n_out / lanes)
-    (``b_then_w``: ``passes * 2 * ceil(n_in / 2)``, :attr:`sweep_cycles`),
-    plus ``LATENCY``.
+    the sweep, ``passes * ceil(n_in / cols)`` with passes = ceil(n_out / lanes)
+    (``b_then_w``: the longer of that and ``passes * 2 * ceil(n_in / (2 cols))``,
+    :attr:`sweep_cycles`), plus ``LATENCY``.
     """
     # start (1) + memory read, product, accumulate/write/output (3, the last of
     # which may be the next beat's start); delta loads in the first sweep cycle,
     # the bias update happens in the last one
     LATENCY = 3
-    COLS = {"lockstep": 1, "b_then_w": 2}     # columns the backward takes per cycle
+    BACKWARD_COLS = {"lockstep": 1, "b_then_w": 2}     # the backward's columns per cycle, in units of cols
 
-    def __init__(self, *, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay,
+    def __init__(self, *, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_grad_a, delay,
                  in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
                  init_weights=None, init_biases=None, backward="lockstep"):
-        if backward not in self.COLS:
-            raise ValueError(f"backward must be one of {tuple(self.COLS)}, not {backward!r}")
+        if backward not in self.BACKWARD_COLS:
+            raise ValueError(f"backward must be one of {tuple(self.BACKWARD_COLS)}, not {backward!r}")
         if backward == "b_then_w" and not act_grad_a:
             raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
-        self.n_in, self.n_out, self.lanes = n_in, n_out, lanes
+        self.n_in, self.n_out, self.lanes, self.cols = n_in, n_out, lanes, cols
         self.act, self.weight, self.grad = act, weight, grad
         self.hidden, self.has_act_grad_a, self.delay = hidden, act_grad_a, delay
         self.in_lanes, self.grad_lanes = in_lanes, grad_lanes
@@ -93,17 +101,14 @@ class Stage(wiring.Component):
         self.backward = backward
         self.passes = -(-n_out // lanes)
         # columns per weight-memory word: those the backward unit takes per cycle
-        self.cols = self.COLS[backward]
-        self.words_per_row = -(-n_in // self.cols)
+        self.bwd_cols = cols * self.BACKWARD_COLS[backward]
+        self.words_per_row = -(-n_in // self.bwd_cols)
         self.init_weights, self.init_biases = init_weights, init_biases
         self.act_in_layout = data.StructLayout({
-            "word": range(max(-(-n_in // in_lanes), 2)),
             "a": data.ArrayLayout(signed(act.width), in_lanes), "mask": in_lanes, "last": 1})
-        self.act_out_layout = data.StructLayout({
-            "word": range(max(self.passes, 2)),
-            "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
+        self.act_out_layout = pass_layout(n_out, lanes, act)
         self.grad_in_layout = ActGradB.layout(n_out, grad, grad_lanes)
-        self.grad_out_layout = ActGradB.layout(n_in, grad, self.cols)
+        self.grad_out_layout = ActGradB.layout(n_in, grad, self.bwd_cols)
         super().__init__({
             "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
             "act_in": In(stream.Signature(self.act_in_layout, always_ready=True)),
@@ -111,7 +116,7 @@ class Stage(wiring.Component):
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
             "read_addr": In(range(max(self.passes * self.words_per_row, 2))),
-            "read_data": Out(data.ArrayLayout(signed(weight.width), self.cols * lanes)),
+            "read_data": Out(data.ArrayLayout(signed(weight.width), self.bwd_cols * lanes)),
             "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
                         init=[int(v) for v in init_biases] if init_biases is not None else None),
         })
@@ -119,8 +124,9 @@ class Stage(wiring.Component):
     @property
     def sweep_cycles(self):
         """Cycles in which the stage issues columns: the longer of its sweeps."""
-        backward = 2 * self.words_per_row if self.backward == "b_then_w" else self.n_in
-        return self.passes * max(self.n_in, backward)
+        forward = -(-self.n_in // self.cols)
+        backward = 2 * self.words_per_row if self.backward == "b_then_w" else forward
+        return self.passes * max(forward, backward)
 
     @property
     def cycles_per_beat(self):
@@ -140,29 +146,31 @@ class Stage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P, cols, n_in = self.lanes, self.cols, self.n_in
-        n = cols * P                                   # the backward's lanes: lane c * P + j
+        K = self.bwd_cols                              # the backward's columns: lane c * P + j, c < K
+        n = K * P
         lockstep = self.backward == "lockstep"
         m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, self.weight.width, self.init_weights,
-                                                         cols=cols)
+                                                         cols=K, fwd_cols=cols)
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, self.act.width, self.in_lanes, self.delay,
-                                                   self.n_out, P, store_fprime=self.hidden, bwd_reads=cols)
-        m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden)
+                                                   self.n_out, P, store_fprime=self.hidden,
+                                                   fwd_reads=cols, bwd_reads=K)
+        m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden, cols=cols)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, self.act, self.weight, self.grad, self.update_shift,
-                                                          wmem.depth, own_mac=lockstep, cols=cols)
+                                                          wmem.depth, own_mac=lockstep, cols=K)
         m.submodules.act_grad_b = agb = ActGradB(self.n_out, self.grad, self.grad_lanes)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
-        m.d.comb += [fifo.write_word.eq(self.act_in.p.word), fifo.write_data.eq(self.act_in.p.a),
-                     fifo.write_mask.eq(self.act_in.p.mask), fifo.write_valid.eq(self.act_in.valid),
-                     fifo.write_last.eq(self.act_in.p.last)]
+        m.d.comb += [fifo.write_data.eq(self.act_in.p.a), fifo.write_mask.eq(self.act_in.p.mask),
+                     fifo.write_valid.eq(self.act_in.valid), fifo.write_last.eq(self.act_in.p.last)]
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
 
-        # -- the sweeps: forward's, one column a cycle, and the backward's (the same one in lockstep)
-        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols)
+        # -- the sweeps: forward's, and the backward's (the same one in lockstep)
+        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, cols, word_cols=K, fifo_cols=fifo.word_values)
         if lockstep:
             bsw = fsw
         else:
-            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols, wide=True, rounds=2)
+            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, K, word_cols=K, fifo_cols=fifo.word_values,
+                                                 rounds=2)
 
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
@@ -199,25 +207,28 @@ class Stage(wiring.Component):
 
         # -- t0: addresses
         m.d.comb += [wmem.read_addr.eq(Mux(bsw.active, bsw.addr, self.read_addr)), self.read_data.eq(wmem.read_data),
-                     fifo.fwd_word.eq(fsw.word[0]), fifo.fwd_lane.eq(fsw.lane[0]),
-                     fifo.bwd_word.eq(bsw.word), fifo.bwd_lane.eq(bsw.lane)]
+                     fifo.fwd_word.eq(fsw.fifo_word), fifo.fwd_group.eq(fsw.fifo_group),
+                     fifo.bwd_word.eq(bsw.fifo_word), fifo.bwd_group.eq(bsw.fifo_group)]
         if lockstep:
             fwd_w = wmem.read_data
         else:
-            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_col.eq(fsw.col)]
+            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_group.eq(fsw.group)]
             fwd_w = wmem.fwd_data
 
         # -- t1: memory data; the column's position travels with it
         def delayed(sw, side):
-            fields = dict(valid=sw.active, r=sw.r, i=sw.i, addr=sw.addr, round=sw.round, col_ok=sw.col_ok)
+            fields = dict(valid=sw.active, r=sw.r, i=sw.i, t=sw.t, addr=sw.addr, round=sw.round,
+                          col_ok=sw.col_ok)
             t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
             m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
             return t1
         ft = delayed(fsw, "fwd")
         bt = ft if lockstep else delayed(bsw, "bwd")
 
-        m.d.comb += [fwd.w.eq(fwd_w), fwd.a.eq(fifo.fwd_value), fwd.valid.eq(ft["valid"] & fwd_en),
-                     fwd.first.eq(ft["i"] == 0), fwd.last.eq(ft["i"] == n_in - 1)]
+        # a column past n_in reads a stale value of the FIFO word: zero it (its weight is 0 too)
+        m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(cols)]
+        m.d.comb += [fwd.w.eq(fwd_w), fwd.valid.eq(ft["valid"] & fwd_en),
+                     fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
         for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
 
@@ -228,17 +239,18 @@ class Stage(wiring.Component):
         rows_ok = Signal(P)
         m.d.comb += rows_ok.eq(self._row_mask()[bt["r"]])
         m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.addr.eq(bt["addr"]), wgrad.valid.eq(w_phase),
-                     wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(cols))))]
-        m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(cols)]
+                     wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(K))))]
+        m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(K)]
         m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(P)]
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
         if self.has_act_grad_a:
             m.submodules.act_grad_a = aga = ActGradA(P, self.weight, self.grad, n_in, self.passes,
-                                                     self.g_acc_width, own_mac=lockstep, cols=cols)
+                                                     self.g_acc_width, own_mac=lockstep, cols=K)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
-            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.valid.eq(b_phase),
+            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
+                         aga.valid.eq(b_phase),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
             m.d.comb += [aga.delta[j].eq(delta[j]) for j in range(P)]
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))

@@ -11,7 +11,7 @@ from layerpipe.hw.pipeline import Pipeline as HwPipeline
 from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
 
 
-def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
+def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
     rng = np.random.default_rng(seed)
     ar = IntegerArithmetic(cfg)
     samples = [Sample(i, ar.input(rng.random(cfg.widths[0])), int(rng.integers(cfg.widths[-1])))
@@ -19,17 +19,21 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
     gold = Pipeline(cfg, ar)
     expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
     weights, biases = ar.parameters(*initial_parameters(cfg))
-    dut = HwPipeline(cfg, lanes, weights, biases)
+    dut = HwPipeline(cfg, lanes, weights, biases, cols=cols)
+    V, R, n_out = dut.sample_values, dut.result_values, cfg.widths[-1]
     got, state = [], {}
 
     async def driver(ctx):
         for s in samples:
-            for k, x in enumerate(s.x):
+            words = -(-len(s.x) // V)
+            for k in range(words):
                 while rng.random() < gaps:
                     ctx.set(dut.samples.valid, 0)
                     await ctx.tick()
+                # inputs past n_0 in the last transfer are garbage the pipeline must ignore
+                x = [int(s.x[k * V + q]) if k * V + q < len(s.x) else int(rng.integers(-99, 99)) for q in range(V)]
                 ctx.set(dut.samples.valid, 1)
-                ctx.set(dut.samples.p, {"x": int(x), "label": s.label, "last": k == len(s.x) - 1})
+                ctx.set(dut.samples.p, {"x": x, "label": s.label, "last": k == words - 1})
                 await ctx.tick().until(dut.samples.ready)
         ctx.set(dut.samples.valid, 0)
         ctx.set(dut.drain, 1)
@@ -42,11 +46,13 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
             await ctx.tick()
             # a transfer happened at that edge if valid and ready were both high before it
             if state.get("valid") and ready:
-                word.append(state["a"])
+                word.extend(state["a"])
                 if state["last"]:
-                    got.append((word, state["label"]))
+                    assert len(word) == -(-n_out // R) * R and not any(word[n_out:]), "padding of the last transfer"
+                    got.append((word[:n_out], state["label"]))
                     word = []
-            state.update(valid=ctx.get(dut.results.valid), a=ctx.get(dut.results.p.a),
+            a = ctx.get(dut.results.p.a)
+            state.update(valid=ctx.get(dut.results.valid), a=[int(a[q]) for q in range(R)],
                          last=ctx.get(dut.results.p.last), label=ctx.get(dut.results.p.label))
             if len(got) == n and ctx.get(dut.status.idle):
                 break
@@ -77,6 +83,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
 def check(cfg, lanes, n, seed, **kw):
     print(f"config {cfg.widths} mode {cfg.mode} lanes {lanes} seed {seed} {kw}")
     expected, got, state, gold = run_pipeline(cfg, lanes, n, seed, **kw)
+    assert not state.get("timeout"), "the pipeline did not finish"
     assert len(got) == n, f"{len(got)} results for {n} samples"
     for k, (e, g) in enumerate(zip(expected, got)):
         assert g == e, f"sample {k}: result {g} differs from the golden model's {e}"
