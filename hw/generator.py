@@ -9,46 +9,101 @@ from .errors import LayerPipeError
 DEFAULT_DSP_BUDGET = 128
 
 
-def dsps_per_lane(layer):
-    """Multipliers per lane of layer ``layer``: forward and weight_grad, plus act_grad_a past layer 1."""
-    return 2 if layer == 1 else 3
+def layer_multipliers(layer, lanes, cols):
+    """Multipliers of layer ``layer``'s units, each ``lanes x cols``: forward and
+    weight_grad, plus act_grad_a past layer 1 (``pipedream``: forward and one
+    backward unit of ``lanes x 2 cols``, the same count)."""
+    return (2 if layer == 1 else 3) * lanes * cols
 
 
-def beat_cycles(widths, lanes):
-    """Sweep cycles of each stage: ceil(n_l / lanes_l) * n_{l-1}."""
-    return [-(-n_out // p) * n_in for n_in, n_out, p in zip(widths[:-1], widths[1:], lanes)]
+def backward_of(mode, layer):
+    """The backward organisation of layer ``layer``'s stage in ``mode``."""
+    return "b_then_w" if mode == "pipedream" and layer > 1 else "lockstep"
 
 
-def choose_lanes(widths, budget=DEFAULT_DSP_BUDGET):
-    """Lanes per layer that minimise the slowest stage's sweep under ``budget``
-    multipliers: start at one lane each and keep giving the slowest stage the
-    fewest lanes that shorten it, while they fit."""
+def _fewest_cols(n_in, n_out, lanes, cycles, backward):
+    """The fewest columns per cycle with which ``lanes`` lanes sweep the layer in at
+    most ``cycles`` cycles (:func:`~layerpipe.hw.stage.sweep_cycles`), or None."""
+    passes = -(-n_out // lanes)
+    per_pass = cycles // passes                        # forward: ceil(n_in / cols) <= per_pass
+    if per_pass < 1:
+        return None
+    cols = -(-n_in // per_pass)
+    if backward == "b_then_w":                         # and 2 * ceil(n_in / (2 cols)) <= per_pass
+        half = cycles // (2 * passes)
+        if half < 1:
+            return None
+        cols = max(cols, -(-n_in // (2 * half)))
+    return cols
+
+
+def choose_shape(widths, mode="layerpipe", budget=DEFAULT_DSP_BUDGET, lanes=None, cols=None):
+    """(lanes, cols) per layer that minimise the slowest stage's sweep (so the
+    beat and the cycles per sample) under ``budget`` multipliers.
+
+    For a sweep bound T every layer independently needs, per lane count, the
+    fewest columns that meet T; T is the least bound whose cheapest layers fit
+    the budget (binary search: the cheapest cost only falls as T grows). At
+    that T each layer takes its fewest multipliers, ties going to the squarer
+    unit (smaller max(lanes, cols)), then fewer lanes. ``lanes`` or ``cols``
+    (per layer) fix that side. Input and result transfers never bound the beat
+    (the input loader takes stage 1's columns per transfer, the result buffer
+    as many as a beat needs), so the sweep is the whole story.
+
+    Raises LayerPipeError (field dsp_budget) if not even T = the one-lane,
+    one-column sweep fits.
+    """
+    from .stage import sweep_cycles
     L = len(widths) - 1
-    lanes = [1] * L
-    used = sum(dsps_per_lane(l) for l in range(1, L + 1))
+
+    def cheapest(T):
+        picks = []
+        for l in range(1, L + 1):
+            n_in, n_out, backward = widths[l - 1], widths[l], backward_of(mode, l)
+            best = None
+            for p in ([lanes[l - 1]] if lanes else range(1, n_out + 1)):
+                if cols:
+                    c = cols[l - 1] if sweep_cycles(n_in, n_out, p, cols[l - 1], backward) <= T else None
+                else:
+                    c = _fewest_cols(n_in, n_out, p, T, backward)
+                if c is None:
+                    continue
+                key = (layer_multipliers(l, p, c), max(p, c), p)
+                if best is None or key < best[0]:
+                    best = (key, (p, c))
+            if best is None:
+                return None, None
+            picks.append(best[1])
+        return picks, sum(layer_multipliers(l, p, c) for l, (p, c) in enumerate(picks, 1))
+
+    hi = max(sweep_cycles(widths[l - 1], widths[l], lanes[l - 1] if lanes else 1, cols[l - 1] if cols else 1,
+                          backward_of(mode, l)) for l in range(1, L + 1))
+    picks, used = cheapest(hi)
+    if lanes and cols:
+        return tuple(lanes), tuple(cols)
     if used > budget:
-        raise LayerPipeError(f"dsp_budget: {budget} multipliers cannot hold one lane per task ({used} needed)")
-    while True:
-        cycles = beat_cycles(widths, lanes)
-        slow = max(range(L), key=lambda l: cycles[l])
-        n_out, passes = widths[slow + 1], -(-widths[slow + 1] // lanes[slow])
-        if passes == 1:
-            return tuple(lanes)
-        want = -(-n_out // (passes - 1))          # fewest lanes with one pass less
-        extra = (want - lanes[slow]) * dsps_per_lane(slow + 1)
-        if used + extra > budget:
-            return tuple(lanes)
-        used += extra
-        lanes[slow] = want
+        raise LayerPipeError(f"dsp_budget: {budget} multipliers cannot hold the smallest units "
+                             f"({used} needed for lanes {[p for p, _ in picks]}, cols {[c for _, c in picks]})")
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        picks, used = cheapest(mid)
+        if picks is not None and used <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    picks, _ = cheapest(lo)
+    return tuple(p for p, _ in picks), tuple(c for _, c in picks)
 
 
 def unit_lanes(stage):
-    """The MAC units of a stage and their lanes (multipliers)."""
+    """The MAC units of a stage and their multipliers."""
+    n = stage.lanes * stage.cols
     if stage.backward == "b_then_w":
-        return {"forward": stage.lanes, "backward (B then W)": stage.cols * stage.lanes}
-    units = {"forward": stage.lanes, "weight_grad": stage.lanes}
+        return {"forward": n, "backward (B then W)": 2 * n}
+    units = {"forward": n, "weight_grad": n}
     if stage.has_act_grad_a:
-        units["act_grad_a"] = stage.lanes
+        units["act_grad_a"] = n
     return units
 
 
@@ -63,19 +118,23 @@ def build(cfg, lanes=None, budget=DEFAULT_DSP_BUDGET):
     from layerpipe.sim.golden import IntegerArithmetic, initial_parameters
 
     from .pipeline import Pipeline
-    lanes = tuple(lanes or cfg.lanes or choose_lanes(cfg.widths, budget))
+    lanes, cols = choose_shape(cfg.widths, cfg.mode, budget, lanes or cfg.lanes, cfg.cols)
     weights, biases = IntegerArithmetic(cfg).parameters(*initial_parameters(cfg))
-    return Pipeline(cfg, lanes, weights, biases)
+    return Pipeline(cfg, lanes, weights, biases, cols=cols)
 
 
-def manifest(cfg, top):
+def manifest(cfg, top, budget=DEFAULT_DSP_BUDGET):
     """Everything downstream (simulation, synthesis, host) needs to know of a design."""
     from layerpipe.sim.stream_bench import payload_fields
     lanes = top.lanes
     dsps = sum(sum(unit_lanes(st).values()) for st in top.stages)
+    sweeps = [st.sweep_cycles for st in top.stages]
     return {
         "name": cfg.name, "digest": cfg.digest(), "config": cfg.to_dict(), "numbers": cfg.numbers,
-        "widths": list(cfg.widths), "mode": cfg.mode, "lanes": list(lanes),
+        "widths": list(cfg.widths), "mode": cfg.mode, "lanes": list(lanes), "cols": list(top.cols),
+        "dsp_budget": budget, "budget_used": dsps / budget,
+        "beat_bound": f"the sweep of layer {sweeps.index(max(sweeps)) + 1} "
+                      f"({max(sweeps)} cycles) plus {top.cycles_per_beat - max(sweeps)} fixed cycles",
         "cycles_per_beat": top.cycles_per_beat,
         "cycles_per_sample": top.cycles_per_beat * (2 * cfg.n_layers if cfg.mode == "sequential" else 1),
         "sweep_cycles": [st.sweep_cycles for st in top.stages],
@@ -83,8 +142,12 @@ def manifest(cfg, top):
         "macs_per_sample": total_macs(cfg.widths), "multipliers": dsps,
         "mac_bound_cycles_per_sample": total_macs(cfg.widths) / dsps,
         "delays": list(cfg.delays), "expected_resources": {"dsps": dsps},
+        "beat_to_mac_bound": top.cycles_per_beat / (total_macs(cfg.widths) / dsps),
+        # the stream ports: payload fields {name: [offset, width, signed]}, and values per transfer
+        # (samples: stage 1's columns, so loading never starves a beat; results: enough to leave in a beat)
         "ports": {"samples": payload_fields(top.sample_layout), "results": payload_fields(top.result_layout),
-                  "status": payload_fields(top.status_layout)},
+                  "status": payload_fields(top.status_layout),
+                  "sample_values": top.sample_values, "result_values": top.result_values},
     }
 
 
@@ -92,7 +155,7 @@ def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
     """Write ``out_dir/<name>.v`` and ``out_dir/manifest.json``; return the manifest."""
     from amaranth.back import verilog
     top = build(cfg, lanes, budget)
-    info = manifest(cfg, top)
+    info = manifest(cfg, top, budget)
     text = verilog.convert(top, name=cfg.name, emit_src=False)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +167,8 @@ def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
 def add_hardware_arguments(p):
     """The options that shape the generated hardware (shared by generate and sim)."""
     from layerpipe.sim.train import _int
-    p.add_argument("--lanes", help="MAC lanes per layer, e.g. 32,5 (default: chosen under --dsp-budget)")
+    p.add_argument("--lanes", help="MAC lanes (rows at once) per layer, e.g. 4,1 (default: chosen under --dsp-budget)")
+    p.add_argument("--cols", help="columns per cycle per layer, e.g. 13,8 (default: chosen under --dsp-budget)")
     p.add_argument("--dsp-budget", default=DEFAULT_DSP_BUDGET, type=_int("dsp-budget"),
                    help=f"multipliers the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin)")
 
@@ -125,5 +189,6 @@ def run(args):
         print(json.dumps(info))
     else:
         print(f"wrote {Path(args.out) / (cfg.name + '.v')} and manifest.json: lanes {info['lanes']}, "
-              f"{info['cycles_per_beat']} cycles per beat, {info['multipliers']} multipliers")
+              f"cols {info['cols']}, {info['cycles_per_beat']} cycles per beat, "
+              f"{info['multipliers']} of {info['dsp_budget']} multipliers")
     return 0

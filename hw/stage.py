@@ -13,6 +13,17 @@ from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
 
 
+def sweep_cycles(n_in, n_out, lanes, cols, backward):
+    """Cycles in which a stage issues columns in one beat: the longer of its
+    sweeps. Forward (and the lockstep backward) take ``cols`` columns a cycle
+    for ceil(n_out / lanes) passes; a ``b_then_w`` backward takes ``2 cols``
+    columns a cycle, twice (B, then W)."""
+    passes = -(-n_out // lanes)
+    forward = -(-n_in // cols)
+    backward = 2 * -(-n_in // (2 * cols)) if backward == "b_then_w" else forward
+    return passes * max(forward, backward)
+
+
 class Stage(wiring.Component):
     """One layer's stage of the pipeline: in one beat, the forward of one
     sample and the backward (act_grad_b, then weight_grad and act_grad_a) of
@@ -124,9 +135,7 @@ class Stage(wiring.Component):
     @property
     def sweep_cycles(self):
         """Cycles in which the stage issues columns: the longer of its sweeps."""
-        forward = -(-self.n_in // self.cols)
-        backward = 2 * self.words_per_row if self.backward == "b_then_w" else forward
-        return self.passes * max(forward, backward)
+        return sweep_cycles(self.n_in, self.n_out, self.lanes, self.cols, self.backward)
 
     @property
     def cycles_per_beat(self):

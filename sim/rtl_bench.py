@@ -23,6 +23,24 @@ def now_cycles():
     return round(get_sim_time("ns")) // PERIOD_NS
 
 
+def sample_transfers(xs, label, values):
+    """The sample stream's payloads for one sample: ``values`` inputs per transfer
+    (the last one padded with 0), the label on each, ``last`` on the final one."""
+    count = -(-len(xs) // values)
+    return [{**{f"x[{q}]": xs[k * values + q] if k * values + q < len(xs) else 0 for q in range(values)},
+             "label": label, "last": int(k == count - 1)} for k in range(count)]
+
+
+def result_of(words, n_out, values):
+    """[outputs, label] of one result from its transfers (payload dicts), ``values``
+    outputs each; a transfer's label or ``last`` out of place, or padding that
+    is not 0, shows up as a wrong output (None) so the comparison fails."""
+    outputs = [w[f"a[{q}]"] for w in words for q in range(values)]
+    frame_ok = all(w["last"] == (k == len(words) - 1) and w["label"] == words[0]["label"]
+                   for k, w in enumerate(words)) and not any(outputs[n_out:])
+    return [outputs[:n_out] if frame_ok else [None] * n_out, words[0]["label"]]
+
+
 @cocotb.test()
 async def train(dut):
     p = sim_params()
@@ -35,17 +53,19 @@ async def train(dut):
     driver = StreamDriver(dut, "samples", dut.clk, layout=ports["samples"], gap=p["gap"], seed=p["seed"])
     monitor = StreamMonitor(dut, "results", dut.clk, layout=ports["results"],
                             backpressure=p["backpressure"], seed=p["seed"] + 1)
-    driver.send_all({"x": x, "label": label, "last": int(k == len(xs) - 1)}
-                    for xs, label in p["samples"] for k, x in enumerate(xs))
+    V, R = ports["sample_values"], ports["result_values"]
+    transfers = [sample_transfers(xs, label, V) for xs, label in p["samples"]]
+    driver.send_all(t for ts in transfers for t in ts)
+    per_result = -(-n_out // R)
     done_cycles = []
     limit = 4 * p["cycles_per_sample"] + 200
     every = max(1, n // 200)
     for k in range(1, n + 1):
-        await monitor.wait_for(k * n_out, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
+        await monitor.wait_for(k * per_result, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
         done_cycles.append(now_cycles() - start)
         if k % every == 0 or k == n:
             put_progress(k)
-        if driver.sent == sum(len(xs) for xs, _ in p["samples"]):
+        if driver.sent == sum(len(ts) for ts in transfers):
             dut.drain.value = 1
     dut.drain.value = 1
     status = {}
@@ -56,7 +76,7 @@ async def train(dut):
             break
     cycles = now_cycles() - start
     await ClockCycles(dut.clk, 4)
-    extra = len(monitor.received) - n * n_out    # a duplicate would show up here
+    extra = len(monitor.received) - n * per_result    # a duplicate would show up here
     weights = []
     for l in range(len(widths) - 1):
         rows = []
@@ -71,7 +91,7 @@ async def train(dut):
             rows.append(row)
         weights.append(rows)
     words = monitor.received
-    results = [[[w["a"] for w in words[k * n_out:(k + 1) * n_out]], words[k * n_out]["label"]]
-               for k in range(min(n, len(words) // n_out))]
+    results = [result_of(words[k * per_result:(k + 1) * per_result], n_out, R)
+               for k in range(min(n, len(words) // per_result))]
     put_results(results=results, done_cycles=done_cycles, cycles=cycles, weights=weights, status=status,
                 extra_words=extra)

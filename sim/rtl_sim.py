@@ -115,7 +115,8 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
         "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
-        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"], "cols": info["cols"],
+        "multipliers": info["multipliers"], "dsp_budget": info["dsp_budget"],
         "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
     }
@@ -141,8 +142,7 @@ def run(args):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
-    if cfg.lanes is None:
-        generator.choose_lanes(cfg.widths, args.dsp_budget)   # and a budget too small
+    generator.choose_shape(cfg.widths, cfg.mode, args.dsp_budget, cfg.lanes, cfg.cols)   # and a budget too small
     if args.waves:
         wave_format(args.waves)
     bar = None
@@ -166,7 +166,8 @@ def run(args):
     if args.json:
         print(json.dumps(r))
     else:
-        print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
+        print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  cols {r['cols']}  "
+              f"{r['multipliers']} of {r['dsp_budget']} multipliers  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
         print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"

@@ -87,11 +87,13 @@ def add_config_arguments(p):
 
 
 def config_from_args(args):
-    lanes = getattr(args, "lanes", None)     # only the commands that build hardware take --lanes
+    # only the commands that build hardware take --lanes and --cols
+    lanes, cols = getattr(args, "lanes", None), getattr(args, "cols", None)
     return NetConfig(parse_widths(args.net), mode=args.mode, seed=args.seed,
                      act=parse_format(args.act, "act"), weight=parse_format(args.weight, "weight"),
                      grad=parse_format(args.grad, "grad"), lr_shift=args.lr_shift,
-                     lanes=parse_lanes(lanes) if lanes is not None else None)
+                     lanes=parse_lanes(lanes) if lanes is not None else None,
+                     cols=parse_lanes(cols, "cols") if cols is not None else None)
 
 
 def _int(field):

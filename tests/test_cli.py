@@ -33,12 +33,14 @@ def test_train_saves_weights_and_plots(tmp_path):
 
 
 def test_generate_takes_lanes_or_a_budget(tmp_path):
-    """--lanes fixes the lanes; otherwise --dsp-budget bounds the multipliers the generator picks."""
-    r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--out", str(tmp_path),
-                  "--json")
+    """--lanes and --cols fix the shape; otherwise --dsp-budget bounds the multipliers the generator picks."""
+    r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--cols", "1,2",
+                  "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["lanes"] == [4, 3] and info["units"][1] == {"forward": 3, "backward (B then W)": 6}
+    assert info["lanes"] == [4, 3] and info["cols"] == [1, 2]
+    assert info["units"][1] == {"forward": 6, "backward (B then W)": 12}
+    assert info["ports"]["sample_values"] == 1
     assert json.loads((tmp_path / "manifest.json").read_text()) == info
     assert (tmp_path / f"{info['name']}.v").stat().st_size > 1000
     small = json.loads(layerpipe("generate", "--net", "4-8-3", "--dsp-budget", "10", "--out", str(tmp_path),
@@ -79,6 +81,9 @@ def test_generate_takes_lanes_or_a_budget(tmp_path):
     (["sim", "--dsp-budget", "3"], "dsp_budget"),
     (["sim", "--waves", "run.txt"], "waves"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
+    (["generate", "--cols", "65,5", "--out", "x"], "cols"),           # more columns than layer 1 has inputs
+    (["generate", "--cols", "4", "--out", "x"], "cols"),
+    (["sim", "--cols", "4,0"], "cols"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),

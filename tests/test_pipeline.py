@@ -6,7 +6,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from layerpipe.hw.config import NetConfig
-from layerpipe.hw.generator import choose_lanes
+from layerpipe.hw.generator import choose_shape, layer_multipliers
+from layerpipe.hw.stage import sweep_cycles
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
 from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
 
@@ -121,12 +122,67 @@ def test_narrow_formats_saturate_identically():
     check(cfg, (4, 3), n=8, seed=5)
 
 
-def test_lanes_balance_the_beat():
-    # 64-32-10: 32 lanes sweep layer 1 in 64 cycles, 5 lanes layer 2 in 2 x 32; 2*32 + 3*5 = 79 multipliers
-    assert choose_lanes((64, 32, 10)) == (32, 5)
-    # 40 multipliers: (16, 2) sweeps in 128 and 160 cycles using 38; one more lane on layer 2
-    # (3 lanes, 4 passes = 128 cycles) would need 41
-    assert choose_lanes((64, 32, 10), budget=40) == (16, 2)
+@pytest.mark.parametrize("widths, lanes, cols, mode", [
+    ((6, 5, 3), (2, 2), (3, 2), "layerpipe"),         # columns that do not divide the inputs
+    ((5, 7, 4, 3), (3, 2, 4), (2, 3, 2), "pipedream"),  # B then W on 2 x cols, FIFO words of lcm(3, 6)
+    ((5, 7, 4, 3), (3, 2, 4), (5, 4, 3), "sequential"),
+    ((7, 8, 3), (8, 3), (4, 5), "pipedream"),
+    ((2, 3, 12), (3, 12), (2, 3), "layerpipe"),       # a 4-cycle beat: 3 outputs per result transfer
+])
+def test_columns_per_cycle_are_bit_exact(widths, lanes, cols, mode):
+    check(NetConfig(widths, mode=mode), lanes, n=7, seed=sum(widths) + 1, cols=cols)
+
+
+def test_several_values_per_transfer_with_gaps_and_backpressure():
+    check(NetConfig((7, 6, 3), mode="pipedream"), (3, 2), n=8, seed=12, gaps=0.4, backpressure=0.6, cols=(3, 2))
+    check(NetConfig((2, 3, 12)), (3, 12), n=8, seed=13, gaps=0.3, backpressure=0.5, cols=(2, 3))
+
+
+def exhaustive(widths, mode, budget):
+    """(least slowest sweep, fewest multipliers for it) over every (lanes, cols) of every layer."""
+    from itertools import product
+    from layerpipe.hw.generator import backward_of
+    L = len(widths) - 1
+    shapes = [[(p, c) for p in range(1, widths[l] + 1) for c in range(1, widths[l - 1] + 1)
+               if layer_multipliers(l, p, c) <= budget] for l in range(1, L + 1)]
+    best = None
+    for pick in product(*shapes):
+        used = sum(layer_multipliers(l, p, c) for l, (p, c) in enumerate(pick, 1))
+        if used <= budget:
+            T = max(sweep_cycles(widths[l - 1], widths[l], p, c, backward_of(mode, l))
+                    for l, (p, c) in enumerate(pick, 1))
+            best = min(best or (T, used), (T, used))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_chosen_shape_is_as_fast_as_an_exhaustive_search(seed):
+    """On small nets the plan's (lanes, cols) reach the least beat any shape
+    under the budget reaches, with no more multipliers than the cheapest such shape."""
+    rng = np.random.default_rng(seed)
+    print(f"seed={seed}")
+    for _ in range(4):
+        widths = tuple(int(w) for w in rng.integers(1, 9, size=int(rng.integers(2, 4))))
+        mode = ("layerpipe", "pipedream", "sequential")[int(rng.integers(3))]
+        L = len(widths) - 1
+        budget = int(rng.integers(3 * L, 6 * L * 8))
+        T, used = exhaustive(widths, mode, budget)
+        lanes, cols = choose_shape(widths, mode, budget)
+        from layerpipe.hw.generator import backward_of
+        got_T = max(sweep_cycles(widths[l - 1], widths[l], p, c, backward_of(mode, l))
+                    for l, (p, c) in enumerate(zip(lanes, cols), 1))
+        got_used = sum(layer_multipliers(l, p, c) for l, (p, c) in enumerate(zip(lanes, cols), 1))
+        assert (got_T, got_used) == (T, used), f"{widths} {mode} budget {budget}: lanes {lanes} cols {cols}"
+
+
+def test_64_32_10_reaches_its_budget():
+    """The shapes the issue found by hand: a 40-cycle sweep under 128 multipliers, 32 under 160."""
+    for budget, sweep in ((128, 40), (160, 32)):
+        for mode in ("layerpipe", "pipedream"):
+            lanes, cols = choose_shape((64, 32, 10), mode, budget)
+            from layerpipe.hw.generator import backward_of
+            assert max(sweep_cycles(n_in, n_out, p, c, backward_of(mode, l)) for l, (n_in, n_out, p, c)
+                       in enumerate(zip((64, 32), (32, 10), lanes, cols), 1)) == sweep
 
 
 def multipliers_built(top):
@@ -143,7 +199,7 @@ def multipliers_built(top):
 
 
 def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
-    """One backward unit of 2 x lanes (B then W) where layerpipe has W and B(a) units of lanes each."""
+    """One backward unit of lanes x 2 cols (B then W) where layerpipe has W and B(a) units of lanes x cols."""
     from layerpipe.hw.generator import build, manifest
     info = {}
     for mode in ("layerpipe", "pipedream"):
@@ -152,8 +208,10 @@ def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
         info[mode] = manifest(cfg, top)
         assert multipliers_built(top) == info[mode]["multipliers"]
     lp, pd = info["layerpipe"], info["pipedream"]
-    assert lp["units"][1] == {"forward": 5, "weight_grad": 5, "act_grad_a": 5}
-    assert pd["units"][1] == {"forward": 5, "backward (B then W)": 10}
-    assert pd["units"][0] == lp["units"][0] == {"forward": 32, "weight_grad": 32}
-    assert pd["multipliers"] == lp["multipliers"]
-    assert pd["sweep_cycles"] == lp["sweep_cycles"] == [64, 64]
+    assert lp["lanes"] == pd["lanes"] and lp["cols"] == pd["cols"]
+    n1, n2 = (p * c for p, c in zip(lp["lanes"], lp["cols"]))
+    assert lp["units"][1] == {"forward": n2, "weight_grad": n2, "act_grad_a": n2}
+    assert pd["units"][1] == {"forward": n2, "backward (B then W)": 2 * n2}
+    assert pd["units"][0] == lp["units"][0] == {"forward": n1, "weight_grad": n1}
+    assert pd["multipliers"] == lp["multipliers"] == 2 * n1 + 3 * n2 <= 128
+    assert pd["sweep_cycles"] == lp["sweep_cycles"] and max(lp["sweep_cycles"]) == 40
