@@ -10,6 +10,7 @@ from layerpipe.hw.generator import choose_shape, layer_multipliers
 from layerpipe.hw.stage import sweep_cycles
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
 from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
+from random_designs import random_config
 
 
 def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
@@ -215,3 +216,16 @@ def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
     assert pd["units"][0] == lp["units"][0] == {"forward": n1, "weight_grad": n1}
     assert pd["multipliers"] == lp["multipliers"] == 2 * n1 + 3 * n2 <= 128
     assert pd["sweep_cycles"] == lp["sweep_cycles"] and max(lp["sweep_cycles"]) == 40
+
+
+@pytest.mark.parametrize("seed", range(100, 106))
+def test_random_configurations_are_bit_exact(seed):
+    cfg, gaps, backpressure = random_config(seed, max_width=12)
+    check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, cols=cfg.cols)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(200, 216))
+def test_random_wide_configurations_are_bit_exact(seed):
+    cfg, gaps, backpressure = random_config(seed)
+    check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, cols=cfg.cols)
