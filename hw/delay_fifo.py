@@ -45,7 +45,7 @@ class DelayFifo(wiring.Component):
     """
 
     def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, fwd_reads=1, bwd_reads=1):
-        self.word_values = math.lcm(in_lanes, fwd_reads, bwd_reads)
+        self.word_values = self.word_values_of(in_lanes, fwd_reads, bwd_reads)
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
         self.fwd_reads, self.bwd_reads = fwd_reads, bwd_reads
         self.slots = depth + 2
@@ -69,6 +69,11 @@ class DelayFifo(wiring.Component):
                             f"{side}_group": In(range(max(self.word_values // reads, 2))),
                             f"{side}_value": Out(data.ArrayLayout(signed(width), reads))})
         super().__init__(members)
+
+    @staticmethod
+    def word_values_of(in_lanes, fwd_reads, bwd_reads):
+        """Values per memory word: the least common multiple of the write and read widths."""
+        return math.lcm(in_lanes, fwd_reads, bwd_reads)
 
     def elaborate(self, platform):
         m = Module()

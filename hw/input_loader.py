@@ -37,8 +37,7 @@ class InputLoader(wiring.Component):
     def __init__(self, n_in, values, act, classes):
         self.n_in, self.values, self.act, self.classes = n_in, values, act, classes
         self.transfers = -(-n_in // values)
-        self.sample_layout = data.StructLayout({"x": data.ArrayLayout(signed(act.width), values),
-                                                "label": range(max(classes, 2)), "last": 1})
+        self.sample_layout = self.sample_layout_of(values, act, classes)
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), values),
                                              "mask": values, "last": 1})
         super().__init__({
@@ -47,6 +46,12 @@ class InputLoader(wiring.Component):
             "loaded": Out(1), "label": Out(range(max(classes, 2))), "take": In(1),
             "framing_error": Out(1),
         })
+
+    @staticmethod
+    def sample_layout_of(values, act, classes):
+        """Payload of the sample stream: ``x`` (``values`` inputs), ``label``, ``last``."""
+        return data.StructLayout({"x": data.ArrayLayout(signed(act.width), values),
+                                  "label": range(max(classes, 2)), "last": 1})
 
     def elaborate(self, platform):
         m = Module()

@@ -1,5 +1,5 @@
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .input_loader import InputLoader
@@ -23,6 +23,9 @@ class Pipeline(wiring.Component):
     ``sequential`` mode a sample is admitted only when the pipeline is empty:
     plain SGD.
 
+    Parameters: ``plan`` (:class:`~layerpipe.hw.plan.DesignPlan`), the
+    initial integer weights and biases per layer.
+
     Members
     -------
     samples : In(stream)   :attr:`sample_values` inputs per transfer (stage 1's
@@ -38,35 +41,18 @@ class Pipeline(wiring.Component):
     status : Out           beats run, samples trained, framing error, idle
     """
 
-    def __init__(self, cfg, lanes, init_weights, init_biases, cols=None):
-        self.cfg, self.lanes = cfg, tuple(lanes)
-        L = cfg.n_layers
-        self.cols = tuple(cols) if cols is not None else (1,) * L
-        self.stages = []
-        backward = ["b_then_w" if cfg.mode == "pipedream" and l > 1 else "lockstep" for l in range(1, L + 1)]
-        bwd_cols = [self.cols[l] * Stage.BACKWARD_COLS[backward[l]] for l in range(L)]
-        for l in range(1, L + 1):
-            self.stages.append(Stage(
-                n_in=cfg.widths[l - 1], n_out=cfg.widths[l], lanes=self.lanes[l - 1], cols=self.cols[l - 1],
-                act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=l < L, act_grad_a=l > 1,
-                # a_{l-1} comes from the input loader (stage 1's columns) or a pass of stage l-1's lanes
-                delay=2 * (L - l) + 1, in_lanes=self.cols[0] if l == 1 else self.lanes[l - 2],
-                # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1
-                grad_lanes=self.lanes[l - 1] if l == L else bwd_cols[l],
-                update_shift=cfg.update_shift, bias_shift=cfg.bias_shift,
-                acc_width=cfg.forward_acc_width(l), g_acc_width=cfg.act_grad_acc_width(l),
-                init_weights=init_weights[l - 1], init_biases=init_biases[l - 1],
-                backward=backward[l - 1]))
+    def __init__(self, plan, init_weights, init_biases):
+        self.plan, self.cfg, self.lanes, self.cols = plan, plan.config, plan.lanes, plan.cols
+        cfg, L = plan.config, plan.n_layers
+        self.stages = [Stage(p, init_weights[l], init_biases[l]) for l, p in enumerate(plan.layers)]
         classes = cfg.widths[-1]
-        self.sample_values = self.cols[0]
-        # a result leaves within a beat: ceil(n_L / values) transfers in cycles_per_beat - 1 cycles
-        self.result_values = -(-classes // max(self.cycles_per_beat - 1, 1))
+        self.sample_values, self.result_values = plan.sample_values, plan.result_values
         self.loader = InputLoader(cfg.widths[0], self.sample_values, cfg.act, classes)
         self.output_error = OutputError(classes, self.lanes[-1], cfg.act, cfg.grad, classes)
         self.result_buffer = ResultBuffer(classes, self.lanes[-1], self.result_values, cfg.act, classes)
-        self.sample_layout = self.loader.sample_layout
-        self.result_layout = self.result_buffer.result_layout
-        self.status_layout = data.StructLayout({"beats": 32, "trained": 32, "framing_error": 1, "idle": 1})
+        layouts = plan.port_layouts()
+        self.sample_layout, self.result_layout = layouts["samples"], layouts["results"]
+        self.status_layout = layouts["status"]
         widest = max(cfg.widths)
         super().__init__({
             "samples": In(stream.Signature(self.sample_layout)),
@@ -78,12 +64,6 @@ class Pipeline(wiring.Component):
             "readback_data": Out(signed(cfg.weight.width)),
             "status": Out(self.status_layout),
         })
-
-    @property
-    def cycles_per_beat(self):
-        """Beat length in cycles when nothing stalls: the slowest stage (the
-        next beat starts in the cycle the last stage becomes idle)."""
-        return max(s.cycles_per_beat for s in self.stages)
 
     def elaborate(self, platform):
         m = Module()
@@ -168,8 +148,8 @@ class Pipeline(wiring.Component):
         sel_layer = Signal.like(self.readback_layer)
         m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
         for l, st in enumerate(stages):
-            n_in, banks = cfg.widths[l], st.bwd_cols * st.lanes
-            word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.bwd_cols, n_in)
+            n_in, banks = cfg.widths[l], st.plan.banks
+            word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.word_cols, n_in)
             m.d.comb += st.read_addr.eq(word)
             bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")
             m.d.sync += bank_now.eq(bank)

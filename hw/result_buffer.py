@@ -37,13 +37,18 @@ class ResultBuffer(wiring.Component):
     def __init__(self, n_out, lanes, values, act, classes):
         self.n_out, self.lanes, self.values, self.act = n_out, lanes, values, act
         self.transfers = -(-n_out // values)
-        self.result_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), values),
-                                                "label": range(max(classes, 2)), "last": 1})
+        self.result_layout = self.result_layout_of(values, act, classes)
         super().__init__({
             "a_in": In(stream.Signature(pass_layout(n_out, lanes, act), always_ready=True)),
             "copy": In(1), "label": In(range(max(classes, 2))), "busy": Out(1),
             "results": Out(stream.Signature(self.result_layout)),
         })
+
+    @staticmethod
+    def result_layout_of(values, act, classes):
+        """Payload of the result stream: ``a`` (``values`` outputs), ``label``, ``last``."""
+        return data.StructLayout({"a": data.ArrayLayout(signed(act.width), values),
+                                  "label": range(max(classes, 2)), "last": 1})
 
     def elaborate(self, platform):
         m = Module()

@@ -13,17 +13,6 @@ from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
 
 
-def sweep_cycles(n_in, n_out, lanes, cols, backward):
-    """Cycles in which a stage issues columns in one beat: the longer of its
-    sweeps. Forward (and the lockstep backward) take ``cols`` columns a cycle
-    for ceil(n_out / lanes) passes; a ``b_then_w`` backward takes ``2 cols``
-    columns a cycle, twice (B, then W)."""
-    passes = -(-n_out // lanes)
-    forward = -(-n_in // cols)
-    backward = 2 * -(-n_in // (2 * cols)) if backward == "b_then_w" else forward
-    return passes * max(forward, backward)
-
-
 class Stage(wiring.Component):
     """One layer's stage of the pipeline: in one beat, the forward of one
     sample and the backward (act_grad_b, then weight_grad and act_grad_a) of
@@ -56,14 +45,11 @@ class Stage(wiring.Component):
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
 
-    Parameters: ``n_in``, ``n_out``, ``lanes``, ``cols``; formats ``act``, ``weight``,
-    ``grad``; ``hidden`` (ReLU, else linear output); ``act_grad_a`` (False on
-    layer 1); ``delay`` (beats the delay FIFO holds a sample, 2(L-l)+1);
-    ``in_lanes`` (values per write into the delay FIFO: the producer's lanes,
-    or the input loader's values per transfer; it and the backward's columns
-    must divide the larger of the two, see :class:`DelayFifo`);
-    ``grad_lanes`` (values per write of g_in); shifts and initial parameters;
-    ``backward`` (needs ``act_grad_a`` for ``"b_then_w"``).
+    Parameters: ``plan``, the layer's :class:`~layerpipe.hw.plan.LayerPlan`
+    (sizes, lanes, columns, formats, shifts, delay, backward organisation,
+    the FIFO's ``in_lanes``: the producer's lanes or the input loader's
+    values per transfer, and g's ``grad_lanes``); ``init_weights``
+    (n_out x n_in integers) and ``init_biases``.
 
     Members
     -------
@@ -80,66 +66,41 @@ class Stage(wiring.Component):
         ``start`` of beat k (the cycle act_grad_b loads delta from the buffer)
         up to and including the ``start`` cycle of beat k+1; a write in the
         ``start`` cycle of beat k would reach beat k's delta
-    grad_out : Out(stream, always ready) g_{l-1}, :attr:`bwd_cols` values per cycle (if act_grad_a)
+    grad_out : Out(stream, always ready) g_{l-1}, ``plan.word_cols`` values per cycle (if act_grad_a)
     read_addr : In; read_data : Out      weight read-back while idle: the word of
-        ``WeightMemory.location`` (row, col, lanes, bwd_cols, n_in), all banks
+        ``WeightMemory.location`` (row, col, lanes, word_cols, n_in), all banks
     bias : Out                            the biases (initialised from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    the sweep, ``passes * ceil(n_in / cols)`` with passes = ceil(n_out / lanes)
-    (``b_then_w``: the longer of that and ``passes * 2 * ceil(n_in / (2 cols))``,
-    :attr:`sweep_cycles`), plus ``LATENCY``.
+    ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
+    (:mod:`layerpipe.hw.plan`): ``passes * ceil(n_in / cols)`` with passes =
+    ceil(n_out / lanes) (``b_then_w``: the longer of that and
+    ``passes * 2 * ceil(n_in / (2 cols))``).
     """
-    # start (1) + memory read, product, accumulate/write/output (3, the last of
-    # which may be the next beat's start); delta loads in the first sweep cycle,
-    # the bias update happens in the last one
-    LATENCY = 3
-    BACKWARD_COLS = {"lockstep": 1, "b_then_w": 2}     # the backward's columns per cycle, in units of cols
-
-    def __init__(self, *, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_grad_a, delay,
-                 in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
-                 init_weights=None, init_biases=None, backward="lockstep"):
-        if backward not in self.BACKWARD_COLS:
-            raise ValueError(f"backward must be one of {tuple(self.BACKWARD_COLS)}, not {backward!r}")
-        if backward == "b_then_w" and not act_grad_a:
-            raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
-        self.n_in, self.n_out, self.lanes, self.cols = n_in, n_out, lanes, cols
-        self.act, self.weight, self.grad = act, weight, grad
-        self.hidden, self.has_act_grad_a, self.delay = hidden, act_grad_a, delay
-        self.in_lanes, self.grad_lanes = in_lanes, grad_lanes
-        self.update_shift, self.bias_shift = update_shift, bias_shift
-        self.acc_width, self.g_acc_width = acc_width, g_acc_width
-        self.backward = backward
-        self.passes = -(-n_out // lanes)
-        # columns per weight-memory word: those the backward unit takes per cycle
-        self.bwd_cols = cols * self.BACKWARD_COLS[backward]
-        self.words_per_row = -(-n_in // self.bwd_cols)
+    def __init__(self, plan, init_weights=None, init_biases=None):
+        self.plan = plan
+        n_in, n_out, lanes = plan.n_in, plan.n_out, plan.lanes
+        self.n_in, self.n_out, self.lanes, self.cols = n_in, n_out, lanes, plan.cols
+        self.passes, self.word_cols = plan.passes, plan.word_cols
+        self.backward = plan.backward
         self.init_weights, self.init_biases = init_weights, init_biases
+        act, weight, grad, in_lanes = plan.act, plan.weight, plan.grad, plan.in_lanes
         self.act_in_layout = data.StructLayout({
             "a": data.ArrayLayout(signed(act.width), in_lanes), "mask": in_lanes, "last": 1})
         self.act_out_layout = pass_layout(n_out, lanes, act)
-        self.grad_in_layout = ActGradB.layout(n_out, grad, grad_lanes)
-        self.grad_out_layout = ActGradB.layout(n_in, grad, self.bwd_cols)
+        self.grad_in_layout = ActGradB.layout(n_out, grad, plan.grad_lanes)
+        self.grad_out_layout = ActGradB.layout(n_in, grad, self.word_cols)
         super().__init__({
             "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
             "act_in": In(stream.Signature(self.act_in_layout, always_ready=True)),
             "act_out": Out(stream.Signature(self.act_out_layout, always_ready=True)),
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
-            "read_addr": In(range(max(self.passes * self.words_per_row, 2))),
-            "read_data": Out(data.ArrayLayout(signed(weight.width), self.bwd_cols * lanes)),
+            "read_addr": In(range(max(plan.weight_words, 2))),
+            "read_data": Out(data.ArrayLayout(signed(weight.width), plan.banks)),
             "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
                         init=[int(v) for v in init_biases] if init_biases is not None else None),
         })
-
-    @property
-    def sweep_cycles(self):
-        """Cycles in which the stage issues columns: the longer of its sweeps."""
-        return sweep_cycles(self.n_in, self.n_out, self.lanes, self.cols, self.backward)
-
-    @property
-    def cycles_per_beat(self):
-        return self.sweep_cycles + self.LATENCY
 
     def _rows(self, values, r):
         """Per row lane j, ``values[r * lanes + j]`` (0 past the end) for the pass ``r`` now presented."""
@@ -154,19 +115,20 @@ class Stage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        plan = self.plan
         P, cols, n_in = self.lanes, self.cols, self.n_in
-        K = self.bwd_cols                              # the backward's columns: lane c * P + j, c < K
+        K = self.word_cols                             # the backward's columns: lane c * P + j, c < K
         n = K * P
         lockstep = self.backward == "lockstep"
-        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, self.weight.width, self.init_weights,
+        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, plan.weight.width, self.init_weights,
                                                          cols=K, fwd_cols=cols)
-        m.submodules.delay_fifo = fifo = DelayFifo(n_in, self.act.width, self.in_lanes, self.delay,
-                                                   self.n_out, P, store_fprime=self.hidden,
+        m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay,
+                                                   self.n_out, P, store_fprime=plan.hidden,
                                                    fwd_reads=cols, bwd_reads=K)
-        m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden, cols=cols)
-        m.submodules.weight_grad = wgrad = WeightGradUnit(P, self.act, self.weight, self.grad, self.update_shift,
-                                                          wmem.depth, own_mac=lockstep, cols=K)
-        m.submodules.act_grad_b = agb = ActGradB(self.n_out, self.grad, self.grad_lanes)
+        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols)
+        m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
+                                                          plan.weight_words, own_mac=lockstep, cols=K)
+        m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
         m.d.comb += [fifo.write_data.eq(self.act_in.p.a), fifo.write_mask.eq(self.act_in.p.mask),
@@ -208,7 +170,7 @@ class Stage(wiring.Component):
                     with m.If(bwd_en):
                         for k in range(self.n_out):
                             m.d.sync += self.bias[k].eq(
-                                narrow(self.bias[k] - round_shift(agb.delta[k], self.bias_shift), 0, self.weight))
+                                narrow(self.bias[k] - round_shift(agb.delta[k], plan.bias_shift), 0, plan.weight))
                     m.next = "IDLE"
                     begin()
                 with m.Else():
@@ -254,9 +216,9 @@ class Stage(wiring.Component):
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
-        if self.has_act_grad_a:
-            m.submodules.act_grad_a = aga = ActGradA(P, self.weight, self.grad, n_in, self.passes,
-                                                     self.g_acc_width, own_mac=lockstep, cols=K)
+        if plan.act_grad_a:
+            m.submodules.act_grad_a = aga = ActGradA(P, plan.weight, plan.grad, n_in, self.passes,
+                                                     plan.g_acc_width, own_mac=lockstep, cols=K)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
             m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
                          aga.valid.eq(b_phase),
@@ -265,8 +227,8 @@ class Stage(wiring.Component):
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
-                m.submodules.bwd_mac = mac = MacArray(n, max(self.weight.width, self.grad.width),
-                                                      max(self.grad.width, self.act.width))
+                m.submodules.bwd_mac = mac = MacArray(n, max(plan.weight.width, plan.grad.width),
+                                                      max(plan.grad.width, plan.act.width))
                 for k in range(n):
                     m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),

@@ -3,7 +3,8 @@ pipeline (optionally with seeded gaps), takes the results (optionally with
 seeded backpressure), drains, and reads back every weight and bias.
 
 params: ``samples`` ([features, label] pairs, integers in the act format),
-``widths``, ``ports`` (the manifest's payload fields), ``gap``,
+``widths``, ``ports`` (the manifest's payload fields), ``sample_values`` and
+``result_values`` (values per transfer), ``gap``,
 ``backpressure``, ``seed``. results: ``results`` (per sample: outputs and
 label), ``done_cycles`` (cycle at which each sample's last result word left),
 ``cycles``, ``weights`` (per layer, rows of W with the bias last), ``status``.
@@ -53,7 +54,7 @@ async def train(dut):
     driver = StreamDriver(dut, "samples", dut.clk, layout=ports["samples"], gap=p["gap"], seed=p["seed"])
     monitor = StreamMonitor(dut, "results", dut.clk, layout=ports["results"],
                             backpressure=p["backpressure"], seed=p["seed"] + 1)
-    V, R = ports["sample_values"], ports["result_values"]
+    V, R = p["sample_values"], p["result_values"]
     transfers = [sample_transfers(xs, label, V) for xs, label in p["samples"]]
     driver.send_all(t for ts in transfers for t in ts)
     per_result = -(-n_out // R)

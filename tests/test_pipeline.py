@@ -6,11 +6,19 @@ import pytest
 from amaranth.sim import Simulator
 
 from layerpipe.hw.config import NetConfig
-from layerpipe.hw.generator import choose_shape, layer_multipliers
-from layerpipe.hw.stage import sweep_cycles
+from layerpipe.hw.initial_parameters import initial_parameters
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
-from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
+from layerpipe.hw.plan import DesignPlan, choose_shape, layer_plans, plan_design
+from layerpipe.hw.target import dsp_budget
+from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample
 from random_designs import random_config
+
+
+def plan_of(cfg, lanes, cols=None):
+    """The plan of ``cfg`` with ``lanes`` (which may exceed a layer's width: idle lanes; NetConfig
+    refuses those) and ``cols`` (default one per layer)."""
+    cols = tuple(cols) if cols is not None else (1,) * cfg.n_layers
+    return DesignPlan(cfg.replace(cols=cols), dsp_budget(), layer_plans(cfg, lanes, cols))
 
 
 def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
@@ -21,7 +29,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
     gold = Pipeline(cfg, ar)
     expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
     weights, biases = ar.parameters(*initial_parameters(cfg))
-    dut = HwPipeline(cfg, lanes, weights, biases, cols=cols)
+    dut = HwPipeline(plan_of(cfg, lanes, cols), weights, biases)
     V, R, n_out = dut.sample_values, dut.result_values, cfg.widths[-1]
     got, state = [], {}
 
@@ -42,7 +50,8 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
 
     async def monitor(ctx):
         word = []
-        for _ in range(200_000):
+        state["done"] = []               # cycle in which each sample's last result word left
+        for cycle in range(200_000):
             ready = int(rng.random() >= backpressure)
             ctx.set(dut.results.ready, ready)
             await ctx.tick()
@@ -52,6 +61,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
                 if state["last"]:
                     assert len(word) == -(-n_out // R) * R and not any(word[n_out:]), "padding of the last transfer"
                     got.append((word[:n_out], state["label"]))
+                    state["done"].append(cycle)
                     word = []
             a = ctx.get(dut.results.p.a)
             state.update(valid=ctx.get(dut.results.valid), a=[int(a[q]) for q in range(R)],
@@ -93,9 +103,8 @@ def check(cfg, lanes, n, seed, **kw):
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
         for r, (w_row, g_row) in enumerate(zip(want, state["weights"][l])):
             assert g_row == w_row, f"layer {l + 1} row {r}: weights {g_row} differ from {w_row} (last column: bias)"
-    per_sample = 2 * cfg.n_layers if cfg.mode == "sequential" else 1
-    fill = 0 if cfg.mode == "sequential" else 2 * cfg.n_layers - 1
-    assert state["status"]["beats"] == n * per_sample + fill
+    plan = plan_of(cfg, lanes)
+    assert state["status"]["beats"] == n * plan.beats_per_sample + plan.fill_beats
     assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0
 
 
@@ -139,51 +148,70 @@ def test_several_values_per_transfer_with_gaps_and_backpressure():
     check(NetConfig((2, 3, 12)), (3, 12), n=8, seed=13, gaps=0.3, backpressure=0.5, cols=(2, 3))
 
 
-def exhaustive(widths, mode, budget):
-    """(least slowest sweep, fewest multipliers for it) over every (lanes, cols) of every layer."""
+def shape_cost(cfg, lanes, cols, target):
+    """(slowest sweep, DSP blocks) of ``cfg`` with these lanes and cols."""
+    layers = layer_plans(cfg, lanes, cols, target)
+    return max(p.sweep_cycles for p in layers), sum(p.dsp_blocks for p in layers)
+
+
+def exhaustive(cfg, target):
+    """(least slowest sweep, fewest DSP blocks for it) over every (lanes, cols) of every layer."""
     from itertools import product
-    from layerpipe.hw.generator import backward_of
-    L = len(widths) - 1
-    shapes = [[(p, c) for p in range(1, widths[l] + 1) for c in range(1, widths[l - 1] + 1)
-               if layer_multipliers(l, p, c) <= budget] for l in range(1, L + 1)]
+    w = cfg.widths
+    shapes = [[(p, c) for p in range(1, w[l] + 1) for c in range(1, w[l - 1] + 1)] for l in range(1, len(w))]
     best = None
     for pick in product(*shapes):
-        used = sum(layer_multipliers(l, p, c) for l, (p, c) in enumerate(pick, 1))
-        if used <= budget:
-            T = max(sweep_cycles(widths[l - 1], widths[l], p, c, backward_of(mode, l))
-                    for l, (p, c) in enumerate(pick, 1))
-            best = min(best or (T, used), (T, used))
+        T, blocks = shape_cost(cfg, [p for p, _ in pick], [c for _, c in pick], target)
+        if blocks <= target.dsp_blocks:
+            best = min(best or (T, blocks), (T, blocks))
     return best
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_chosen_shape_is_as_fast_as_an_exhaustive_search(seed):
     """On small nets the plan's (lanes, cols) reach the least beat any shape
-    under the budget reaches, with no more multipliers than the cheapest such shape."""
+    under the budget reaches, with no more DSP blocks than the cheapest such shape."""
     rng = np.random.default_rng(seed)
     print(f"seed={seed}")
-    for _ in range(4):
-        widths = tuple(int(w) for w in rng.integers(1, 9, size=int(rng.integers(2, 4))))
-        mode = ("layerpipe", "pipedream", "sequential")[int(rng.integers(3))]
+    for _ in range(3):
+        count = int(rng.integers(2, 5))        # 1 to 3 layers, narrower the more there are
+        widths = tuple(int(w) for w in rng.integers(1, (9, 7, 5)[count - 2], size=count))
+        cfg = NetConfig(widths, mode=("layerpipe", "pipedream", "sequential")[int(rng.integers(3))])
         L = len(widths) - 1
-        budget = int(rng.integers(3 * L, 6 * L * 8))
-        T, used = exhaustive(widths, mode, budget)
-        lanes, cols = choose_shape(widths, mode, budget)
-        from layerpipe.hw.generator import backward_of
-        got_T = max(sweep_cycles(widths[l - 1], widths[l], p, c, backward_of(mode, l))
-                    for l, (p, c) in enumerate(zip(lanes, cols), 1))
-        got_used = sum(layer_multipliers(l, p, c) for l, (p, c) in enumerate(zip(lanes, cols), 1))
-        assert (got_T, got_used) == (T, used), f"{widths} {mode} budget {budget}: lanes {lanes} cols {cols}"
+        target = dsp_budget(int(rng.integers(3 * L, 6 * L * 7)))
+        lanes, cols = choose_shape(cfg, target)
+        assert shape_cost(cfg, lanes, cols, target) == exhaustive(cfg, target), \
+            f"{widths} {cfg.mode} {target.dsp_blocks} blocks: lanes {lanes} cols {cols}"
 
 
-def test_64_32_10_reaches_its_budget():
-    """The shapes the issue found by hand: a 40-cycle sweep under 128 multipliers, 32 under 160."""
+@pytest.mark.parametrize("mode", ["layerpipe", "pipedream"])
+def test_64_32_10_reaches_its_budget(mode):
+    """The shapes the issue found by exhaustive search: a 40-cycle sweep under 128 multipliers, 32 under 160;
+    the sample and result streams never bound the beat."""
     for budget, sweep in ((128, 40), (160, 32)):
-        for mode in ("layerpipe", "pipedream"):
-            lanes, cols = choose_shape((64, 32, 10), mode, budget)
-            from layerpipe.hw.generator import backward_of
-            assert max(sweep_cycles(n_in, n_out, p, c, backward_of(mode, l)) for l, (n_in, n_out, p, c)
-                       in enumerate(zip((64, 32), (32, 10), lanes, cols), 1)) == sweep
+        plan = plan_design(NetConfig((64, 32, 10), mode=mode), dsp_budget(budget))
+        assert max(p.sweep_cycles for p in plan.layers) == sweep and plan.dsp_blocks <= budget
+        assert plan.bounds["bound"] == "beat"
+
+
+@pytest.mark.parametrize("widths, lanes", [
+    ((4, 4, 40), None),            # wide output: several outputs per result transfer keep up
+    ((3, 30), None),               # one layer, wide output
+    ((40, 4, 3), None),            # wide input: several inputs per sample transfer
+    ((6, 5, 3), (2, 2)),           # the beat bounds it
+    ((5, 7, 4, 3), (3, 2, 3)),
+])
+@pytest.mark.parametrize("mode", ["layerpipe", "pipedream", "sequential"])
+def test_cycles_per_sample_match_the_plan(widths, lanes, mode):
+    """Steady-state cycles between results, measured, equal the plan's (whatever bounds them)."""
+    cfg = NetConfig(widths, mode=mode)
+    plan = plan_of(cfg, lanes) if lanes else plan_design(cfg)
+    n = 2 * plan.fill_beats + 8
+    expected, got, state, _ = run_pipeline(cfg, plan.lanes, n, seed=3, cols=plan.cols)
+    assert got == expected
+    done = state["done"][plan.fill_beats + 2:]
+    measured = (done[-1] - done[0]) / (len(done) - 1)
+    assert measured == plan.cycles_per_sample, f"measured {measured}, plan {plan.cycles_per_sample} ({plan.bounds})"
 
 
 def multipliers_built(top):
@@ -201,12 +229,12 @@ def multipliers_built(top):
 
 def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
     """One backward unit of lanes x 2 cols (B then W) where layerpipe has W and B(a) units of lanes x cols."""
-    from layerpipe.hw.generator import build, manifest
+    from layerpipe.hw.generator import build
     info = {}
     for mode in ("layerpipe", "pipedream"):
-        cfg = NetConfig((64, 32, 10), mode=mode)
-        top = build(cfg)
-        info[mode] = manifest(cfg, top)
+        plan = plan_design(NetConfig((64, 32, 10), mode=mode))
+        top = build(plan)
+        info[mode] = plan.manifest()
         assert multipliers_built(top) == info[mode]["multipliers"]
     lp, pd = info["layerpipe"], info["pipedream"]
     assert lp["lanes"] == pd["lanes"] and lp["cols"] == pd["cols"]
