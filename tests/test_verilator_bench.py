@@ -15,10 +15,11 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from layerpipe.hw import cli
+from layerpipe.scripts import cli
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.sim import rtl_sim, verilator
-from layerpipe.sim.stream_bench import first_mismatch, payload_fields
+from layerpipe.hw.payload import payload_fields
+from layerpipe.sim.bit_exact import first_difference
 
 BUILD_DIR = Path(__file__).resolve().parents[1] / "build" / "verilator"
 BENCH = Path(__file__).with_name("cocotb_passthrough.py")
@@ -94,8 +95,8 @@ def test_every_sample_comes_out_once_in_order_plus_one(model, gap, backpressure)
     })
     expected = [{"value": s["value"] + 1, "last": s["last"]} for s in samples]
     assert res["sent"] == len(samples)
-    assert first_mismatch(expected, res["received"]) is None, \
-        f"seed={seed}: {first_mismatch(expected, res['received'])}"
+    first = first_difference(expected, res["received"])
+    assert first is None, f"seed={seed}: {first}"
     if gap == backpressure == 0.0:
         assert res["cycles"] <= len(samples) + 4     # full rate: one sample per cycle
 
