@@ -1,4 +1,4 @@
-"""The cocotb/Verilator harness (sim/verilator.py, sim/stream_bench.py) on a
+"""The cocotb/Verilator harness (sim/verilator/, sim/stream_bench.py) on a
 small stream component: every payload comes out once, in order, transformed,
 under random gaps and backpressure; a failing cocotb test reaches the caller;
 the build cache skips a second build; a waveform (FST or VCD) lands at the
@@ -208,7 +208,7 @@ def test_sim_refuses_a_wave_file_of_unknown_format_before_any_tool_runs(tmp_path
 
 
 def test_sim_without_lz4_refuses_fst_in_one_line_before_any_tool_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(verilator, "_lz4_from", lambda shim: None)
+    monkeypatch.setattr(verilator.fst, "_lz4_from", lambda shim: None)     # where FST finds lz4
     assert sim_error(tmp_path / "run.fst", monkeypatch, capsys) == \
         "layerpipe: error: waves: FST needs lz4 and zlib, which the C++ compiler does not find " \
         "(apt install liblz4-dev zlib1g-dev), or write VCD\n"
