@@ -5,6 +5,7 @@ from amaranth.lib.wiring import In, Out
 from .act_grad_b import ActGradB
 from .mac_array import MacArray, adder_tree
 from .narrow import narrow
+from .plan import words_of
 
 
 class ActGradA(wiring.Component):
@@ -44,7 +45,7 @@ class ActGradA(wiring.Component):
             "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "index": In(range(max(n_in, 2))),
-            "slot": In(range(max(-(-n_in // cols), 2))),
+            "slot": In(range(max(words_of(n_in, cols), 2))),
             "valid": In(1), "first_pass": In(1), "last_pass": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
         }
@@ -64,7 +65,7 @@ class ActGradA(wiring.Component):
         m.d.sync += [index.eq(self.index), slot.eq(self.slot), valid.eq(self.valid),
                      first_pass.eq(self.first_pass), last_pass.eq(self.last_pass)]
         m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
-        slots = -(-self.n_in // cols)
+        slots = words_of(self.n_in, cols)
         for c in range(cols):
             tree = adder_tree([mac.p[c * P + j] for j in range(P)])
             total = Signal(signed(self.acc_width), name=f"total{c}")

@@ -4,6 +4,8 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .plan import fifo_slots_of, passes_of, words_of
+
 
 class DelayFifo(wiring.Component):
     """What stage l's backward needs of a sample, kept until it returns:
@@ -48,10 +50,10 @@ class DelayFifo(wiring.Component):
         self.word_values = self.word_values_of(in_lanes, fwd_reads, bwd_reads)
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
         self.fwd_reads, self.bwd_reads = fwd_reads, bwd_reads
-        self.slots = depth + 2
-        self.words = -(-n // self.word_values)            # memory words per slot
+        self.slots = fifo_slots_of(depth)
+        self.words = words_of(n, self.word_values)            # memory words per slot
         self.n_out, self.lanes, self.store_fprime = n_out, lanes, store_fprime
-        self.passes = -(-n_out // lanes)
+        self.passes = passes_of(n_out, lanes)
         members = {
             "write_data": In(data.ArrayLayout(signed(width), in_lanes)),
             "write_mask": In(in_lanes),

@@ -4,12 +4,13 @@ from amaranth.lib.wiring import In, Out
 
 from .mac_array import MacArray, adder_tree
 from .narrow import narrow
+from .plan import passes_of
 
 
 def pass_layout(n_out, lanes, act):
     """Payload of one pass of a layer's forward outputs, as a stage sends it on:
     ``word`` (the pass r), ``a`` (outputs r * lanes + j), ``mask`` (those that exist), ``last``."""
-    return data.StructLayout({"word": range(max(-(-n_out // lanes), 2)),
+    return data.StructLayout({"word": range(max(passes_of(n_out, lanes), 2)),
                               "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
 
 

@@ -2,6 +2,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .plan import words_of
+
 
 class InputLoader(wiring.Component):
     """The pipeline's input loader: takes one sample from the sample stream,
@@ -36,7 +38,7 @@ class InputLoader(wiring.Component):
 
     def __init__(self, n_in, values, act, classes):
         self.n_in, self.values, self.act, self.classes = n_in, values, act, classes
-        self.transfers = -(-n_in // values)
+        self.transfers = words_of(n_in, values)
         self.sample_layout = self.sample_layout_of(values, act, classes)
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), values),
                                              "mask": values, "last": 1})

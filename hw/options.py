@@ -2,7 +2,7 @@
 the values the domain functions take (a NetConfig, a Target).
 
 Every subcommand module defines ``add_arguments(parser)`` and ``run(args)``
-(see :mod:`layerpipe.hw.cli`); the options that several of them share are
+(see :mod:`layerpipe.scripts.cli`); the options that several of them share are
 declared here once, with one parser per value that reports a bad value as
 ``FIELD: ...`` (a :class:`LayerPipeError`, printed as one line).
 """
@@ -57,7 +57,8 @@ def config_from_args(args):
 
 def add_hardware_arguments(p):
     """The options that shape the generated hardware (generate, sim)."""
-    p.add_argument("--lanes", help="MAC lanes (rows at once) per layer, e.g. 4,2 (default: chosen under the DSP budget)")
+    p.add_argument("--lanes", help="MAC lanes (rows at once) per layer, e.g. 4,2 "
+                   "(default: chosen under the DSP budget)")
     p.add_argument("--cols", help="columns per cycle per layer, e.g. 13,4 (default: chosen under the DSP budget)")
     p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
                    f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")

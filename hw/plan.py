@@ -57,6 +57,22 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
+def passes_of(n_out, lanes):
+    """Passes of ``lanes`` rows that cover ``n_out`` rows: ceil(n_out / lanes)."""
+    return ceil_div(n_out, lanes)
+
+
+def words_of(n, per_word):
+    """Memory words that hold ``n`` values, ``per_word`` to a word: ceil(n / per_word)."""
+    return ceil_div(n, per_word)
+
+
+def fifo_slots_of(delay):
+    """Samples a delay FIFO of ``delay`` beats holds at once: a sample is
+    written a beat before its forward and read ``delay`` beats after it."""
+    return delay + 2
+
+
 @dataclass(frozen=True)
 class UnitPlan:
     """One MAC unit of a stage: ``lanes`` rows times ``cols`` columns of
@@ -77,7 +93,7 @@ class UnitPlan:
 
     def sweep_cycles(self, n_in, n_out):
         """Cycles in which the unit issues columns in one beat."""
-        return ceil_div(n_out, self.lanes) * ceil_div(n_in, self.cols) * len(self.tasks)
+        return passes_of(n_out, self.lanes) * words_of(n_in, self.cols) * len(self.tasks)
 
 
 def _unit(name, tasks, lanes, cols, a_width, b_width, target):
@@ -152,12 +168,12 @@ class LayerPlan:
 
     @property
     def passes(self):
-        return ceil_div(self.n_out, self.lanes)
+        return passes_of(self.n_out, self.lanes)
 
     @property
     def words_per_row(self):
         """Weight-memory words per row block: ceil(n_in / word_cols)."""
-        return ceil_div(self.n_in, self.word_cols)
+        return words_of(self.n_in, self.word_cols)
 
     @property
     def weight_words(self):
@@ -178,13 +194,11 @@ class LayerPlan:
     @property
     def fifo_words(self):
         """Delay-FIFO memory words per sample (``fifo_values`` values each)."""
-        return ceil_div(self.n_in, self.fifo_values)
+        return words_of(self.n_in, self.fifo_values)
 
     @property
     def fifo_slots(self):
-        """Samples the delay FIFO holds at once: written a beat before the
-        forward, read ``delay`` beats after it, so ``delay + 2``."""
-        return self.delay + 2
+        return fifo_slots_of(self.delay)
 
     @property
     def sweep_cycles(self):
@@ -292,7 +306,7 @@ def fill_beats(mode, n_layers):
 def result_values(n_out, beat):
     """Outputs per result transfer: the fewest with which a result leaves within a
     beat (ceil(n_out / values) transfers in beat - 1 cycles, the module docstring)."""
-    return ceil_div(n_out, max(beat - 1, 1))
+    return words_of(n_out, max(beat - 1, 1))
 
 
 def sample_bounds(widths, mode, beat, sample_values=1, result_values=1):
@@ -300,7 +314,7 @@ def sample_bounds(widths, mode, beat, sample_values=1, result_values=1):
     ``{"input_cycles": ceil(n_0 / sample_values) + 1, "output_cycles": ceil(n_L / result_values) + 1,
     "cycles_per_sample": ..., "bound": "beat" | "input" | "output"}``."""
     L = len(widths) - 1
-    inp, out = ceil_div(widths[0], sample_values) + 1, ceil_div(widths[-1], result_values) + 1
+    inp, out = words_of(widths[0], sample_values) + 1, words_of(widths[-1], result_values) + 1
     # the beats of a sample, the one after stage L's forward waiting for the results to leave
     beats = (beats_per_sample(mode, L) - 1) * beat + max(beat, out)
     if beats >= inp:

@@ -3,6 +3,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .forward_unit import pass_layout
+from .plan import passes_of, words_of
 
 
 class ResultBuffer(wiring.Component):
@@ -36,7 +37,7 @@ class ResultBuffer(wiring.Component):
 
     def __init__(self, n_out, lanes, values, act, classes):
         self.n_out, self.lanes, self.values, self.act = n_out, lanes, values, act
-        self.transfers = -(-n_out // values)
+        self.transfers = words_of(n_out, values)
         self.result_layout = self.result_layout_of(values, act, classes)
         super().__init__({
             "a_in": In(stream.Signature(pass_layout(n_out, lanes, act), always_ready=True)),
@@ -59,7 +60,7 @@ class ResultBuffer(wiring.Component):
         result_next = [Signal(signed(width), name=f"result_next{k}") for k in range(n)]
         m.d.comb += [result_next[k].eq(result[k]) for k in range(n)]
         with m.If(self.a_in.valid):
-            for q in range(-(-n // P)):
+            for q in range(passes_of(n, P)):
                 with m.If(self.a_in.p.word == q):
                     for j in range(P):
                         if q * P + j < n:

@@ -1,6 +1,8 @@
 from amaranth.hdl import Module
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from .plan import words_of
 
 
 class Sweep(wiring.Component):
@@ -40,15 +42,15 @@ class Sweep(wiring.Component):
             raise ValueError(f"cols {cols} must divide word_cols {word_cols} and fifo_cols {fifo_cols}")
         self.n_in, self.passes, self.cols, self.rounds = n_in, passes, cols, rounds
         self.word_cols, self.fifo_cols = word_cols, fifo_cols
-        self.words_per_row = -(-n_in // word_cols)
-        self.cycles_per_pass = -(-n_in // cols)
+        self.words_per_row = words_of(n_in, word_cols)
+        self.cycles_per_pass = words_of(n_in, cols)
         super().__init__({
             "start": In(1), "active": Out(1), "final": Out(1),
             "round": Out(range(max(rounds, 2))), "r": Out(range(max(passes, 2))),
             "i": Out(range(max(n_in, 2))), "t": Out(range(max(self.cycles_per_pass, 2))),
             "addr": Out(range(max(passes * self.words_per_row, 2))),
             "group": Out(range(max(word_cols // cols, 2))),
-            "fifo_word": Out(range(max(-(-n_in // fifo_cols), 2))),
+            "fifo_word": Out(range(max(words_of(n_in, fifo_cols), 2))),
             "fifo_group": Out(range(max(fifo_cols // cols, 2))),
             "col_ok": Out(cols),
         })

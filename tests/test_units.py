@@ -577,7 +577,8 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, ba
     P, R = lanes, -(-n_out // lanes)
     w = rand_q(rng, cfg.weight, (n_out, n_in), 0.1)
     b = rand_q(rng, cfg.weight, n_out, 0.1)
-    plan = plan_layer(n_in=n_in, n_out=n_out, lanes=P, cols=cols, act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=True,
+    plan = plan_layer(n_in=n_in, n_out=n_out, lanes=P, cols=cols, act=cfg.act, weight=cfg.weight, grad=cfg.grad,
+                      hidden=True,
                       act_grad_a=has_aga, delay=delay, in_lanes=in_lanes, grad_lanes=grad_lanes,
                       update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(1),
                       g_acc_width=cfg.act_grad_acc_width(1), backward=backward)
@@ -727,7 +728,7 @@ def test_input_loader(n_in, values, seed):
     got, state = [], {}
 
     async def bench(ctx):
-        for k, (x, label) in enumerate(samples):
+        for x, label in samples:
             for t in range(T):
                 ctx.set(dut.samples.valid, 1)
                 ctx.set(dut.samples.p, {"x": [int(v) for v in x[t * values:(t + 1) * values]], "label": label,
