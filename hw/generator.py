@@ -1,9 +1,10 @@
 """From a NetConfig to a pipeline: lanes per layer under a DSP budget, the
 initial parameters of the golden model, Verilog and the manifest."""
-import json
 from pathlib import Path
 
+from . import strict_json
 from .errors import LayerPipeError
+from .output_paths import check_output
 
 # ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
 DEFAULT_DSP_BUDGET = 128
@@ -97,7 +98,7 @@ def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{cfg.name}.v").write_text(text)
-    (out / "manifest.json").write_text(json.dumps(info, indent=2))
+    (out / "manifest.json").write_text(strict_json.dumps(info, indent=2))
     return info
 
 
@@ -120,9 +121,10 @@ def add_arguments(p):
 def run(args):
     from layerpipe.sim.train import config_from_args
     cfg = config_from_args(args)
+    check_output(args.out, "out", folder=True)
     info = generate(cfg, args.out, budget=args.dsp_budget)
     if args.json:
-        print(json.dumps(info))
+        print(strict_json.dumps(info))
     else:
         print(f"wrote {Path(args.out) / (cfg.name + '.v')} and manifest.json: lanes {info['lanes']}, "
               f"{info['cycles_per_beat']} cycles per beat, {info['multipliers']} multipliers")

@@ -1,15 +1,15 @@
 """``layerpipe sim``: generate the pipeline, train it in Verilator (cocotb) on
 a data set, and hold every result word and the final weights to the golden
 model, bit for bit."""
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from layerpipe.hw import generator
+from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.output_paths import check_output
 
 from . import datasets, verilator
 from .golden import IntegerArithmetic, Pipeline
@@ -44,15 +44,15 @@ def first_difference(expected, got):
 def wave_format(path):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
-    Refuses, before any tool runs, an unknown extension, a folder that does not
-    exist, and FST where it cannot be built (:func:`verilator.fst_build_args`).
+    Refuses, before any tool runs, an unknown extension, a path that cannot be
+    written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
+    cannot be built (:func:`verilator.fst_build_args`).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
-    if path.is_dir() or not path.parent.is_dir():
-        raise LayerPipeError(f"waves: {str(path)!r} is not a file in an existing folder")
+    check_output(path, "waves")
     if fmt == "fst":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
@@ -105,12 +105,13 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
     skip = min(2 * cfg.n_layers + 2, max(len(done) // 4, 1))
-    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
+    # undefined (None, JSON null) for runs too short to have a steady state
+    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else None
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
         "samples": len(got), "cycles_per_sample": steady,
         "mac_bound_cycles_per_sample": info["mac_bound_cycles_per_sample"],
-        "mac_bound_ratio": steady / info["mac_bound_cycles_per_sample"],
+        "mac_bound_ratio": None if steady is None else steady / info["mac_bound_cycles_per_sample"],
         "accuracy": accuracy(rtl, ar, data.x_test, data.y_test),
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
@@ -164,13 +165,17 @@ def run(args):
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
     else:
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
-              f" ratio {r['mac_bound_ratio']:.3f})")
+        if r["cycles_per_sample"] is None:
+            print(f"  cycles per sample   undefined: {r['samples']} samples are too few for a steady state"
+                  f"  (MAC bound {r['mac_bound_cycles_per_sample']:.2f})")
+        else:
+            print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+                  f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
         if r["waves"]:
