@@ -19,7 +19,7 @@ def test_strict_parser_refuses_what_python_writes_for_non_finite_numbers():
         with pytest.raises(ValueError, match="is not JSON"):
             strict_json.loads(text)
     value = {"a": float("nan"), "b": [1.5, float("inf"), np.float64("-inf")], "c": (np.int64(3), None)}
-    assert json.dumps(value).count("NaN") == 1                    # what plain json.dumps does
+    assert json.dumps({"a": float("nan")}) == '{"a": NaN}'          # what plain json.dumps writes
     assert strict_json.loads(strict_json.dumps(value)) == {"a": None, "b": [1.5, None, None], "c": [3, None]}
 
 
