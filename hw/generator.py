@@ -5,6 +5,7 @@ from pathlib import Path
 from . import strict_json
 from .errors import LayerPipeError
 from .output_paths import check_output
+from .progress import Steps
 
 # ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
 DEFAULT_DSP_BUDGET = 128
@@ -89,12 +90,29 @@ def manifest(cfg, top):
     }
 
 
-def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET):
-    """Write ``out_dir/<name>.v`` and ``out_dir/manifest.json``; return the manifest."""
-    from amaranth.back import verilog
-    top = build(cfg, lanes, budget)
-    info = manifest(cfg, top)
-    text = verilog.convert(top, name=cfg.name, emit_src=False)
+def to_verilog(top, name, steps):
+    """``verilog.convert(top, name=name, emit_src=False)`` in its two long steps,
+    each announced by ``steps`` (:class:`~layerpipe.hw.progress.Steps`):
+    elaboration to RTLIL (Python, grows with the weights held as memory
+    contents) and yosys's ``write_verilog``."""
+    from amaranth.back import rtlil, verilog
+    with steps.step("elaborating the pipeline (Amaranth to RTLIL)"):
+        text = rtlil.convert(top, name=name, emit_src=False)
+    with steps.step(f"converting {len(text) / 1e6:.1f} MB of RTLIL to Verilog (yosys)"):
+        return verilog._convert_rtlil_text(text)
+
+
+def generate(cfg, out_dir, lanes=None, budget=DEFAULT_DSP_BUDGET, steps=None):
+    """Write ``out_dir/<name>.v`` and ``out_dir/manifest.json``; return the manifest.
+
+    ``steps`` (:class:`~layerpipe.hw.progress.Steps`) hears what is being
+    done; a large net (784-512-512-10) takes about a minute.
+    """
+    steps = steps or Steps(cfg.name, enabled=False)
+    with steps.step(f"building the pipeline ({cfg.n_layers} stages, initial weights)"):
+        top = build(cfg, lanes, budget)
+        info = manifest(cfg, top)
+    text = to_verilog(top, cfg.name, steps)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{cfg.name}.v").write_text(text)
@@ -122,7 +140,7 @@ def run(args):
     from layerpipe.sim.train import config_from_args
     cfg = config_from_args(args)
     check_output(args.out, "out", folder=True)
-    info = generate(cfg, args.out, budget=args.dsp_budget)
+    info = generate(cfg, args.out, budget=args.dsp_budget, steps=Steps(f"generate {cfg.name}"))
     if args.json:
         print(strict_json.dumps(info))
     else:

@@ -12,6 +12,7 @@ import re
 from . import strict_json
 from .errors import LayerPipeError
 from .output_paths import check_output
+from .progress import Steps
 
 
 def add_arguments(parser):
@@ -57,10 +58,14 @@ def result(net, processors, elementwise=False, time_limit=10.0):
     }
 
 
-def sweep_rows(net, processors, elementwise=False, time_limit=10.0):
+def sweep_rows(net, processors, elementwise=False, time_limit=10.0, steps=None):
     rows = []
     for p in processors:
-        r = result(net, p, elementwise, time_limit)
+        if steps is None:
+            r = result(net, p, elementwise, time_limit)
+        else:
+            with steps.step(f"packing on P = {p} processors"):
+                r = result(net, p, elementwise, time_limit)
         rows.append({"processors": p, "speedup": r["speedup"], "speedup_vs_stages": r["speedup_vs_stages"],
                      "optimal": all(r[s]["optimal"] for s in ("layerpipe", "pipedream", "pipedream_stages")),
                      **{f"{s}_period": r[s]["period"] for s in ("layerpipe", "pipedream", "pipedream_stages")}})
@@ -174,7 +179,8 @@ def run(args):
     if args.gantt:
         check_output(args.gantt, "gantt", suffixes=(".png",))
     if args.sweep:
-        rows = sweep_rows(net, parse_sweep(args.sweep), args.elementwise, args.time_limit)
+        rows = sweep_rows(net, parse_sweep(args.sweep), args.elementwise, args.time_limit,
+                          steps=Steps(f"schedule {net.name}"))
         print(strict_json.dumps({"net": net.name, "sweep": rows}) if args.json else _format_sweep(net.name, rows))
         return 0
     if args.processors is None:
@@ -182,7 +188,9 @@ def run(args):
     from .schedule import MAX_PROCESSORS
     if not 1 <= args.processors <= MAX_PROCESSORS:
         raise LayerPipeError(f"processors: {args.processors} is out of range 1..{MAX_PROCESSORS}")
-    r = result(net, args.processors, args.elementwise, args.time_limit)
+    with Steps(f"schedule {net.name}").step(f"packing the tasks on P = {args.processors} processors"
+                                            f" (CP-SAT, at most {args.time_limit:g} s a scheme)"):
+        r = result(net, args.processors, args.elementwise, args.time_limit)
     if args.gantt:
         draw_gantt(r, args.gantt)
     print(strict_json.dumps(r) if args.json else _format_result(r))

@@ -10,6 +10,7 @@ import numpy as np
 from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.output_paths import check_output
+from layerpipe.hw.progress import Steps
 
 from . import datasets, verilator
 from .golden import IntegerArithmetic, Pipeline
@@ -74,11 +75,13 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
+    steps = Steps(cfg.name, enabled=progress is not None)
     out = BUILD_DIR / "generated" / cfg.digest()
-    info = generator.generate(cfg, out, budget=budget)
+    info = generator.generate(cfg, out, budget=budget, steps=steps)
     vfile = out / f"{cfg.name}.v"
     t0 = time.time()
-    model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
+    with steps.step("building the Verilator model (cached after the first run)"):
+        model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -151,9 +154,7 @@ def run(args):
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{cfg.name}: generating Verilog and building the Verilator model (cached after the first run)",
-                  file=sys.stderr)
-            return
+            return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
