@@ -39,15 +39,17 @@ def test_generate_tells_its_steps_on_stderr_and_keeps_json_alone_on_stdout(tmp_p
         assert step in r.stderr, r.stderr
 
 
-def test_the_two_step_conversion_writes_the_verilog_amaranth_writes():
+def test_the_announced_conversion_writes_the_verilog_amaranth_writes():
     from amaranth.back import verilog
 
     from layerpipe.hw import generator
     from layerpipe.hw.config import NetConfig
-    cfg = NetConfig((4, 6, 3), mode="pipedream")
-    top = generator.build(cfg)
-    assert generator.to_verilog(top, cfg.name, Steps("x", enabled=False)) == \
-        verilog.convert(generator.build(cfg), name=cfg.name, emit_src=False)
+    from layerpipe.hw.plan import plan_design
+    plan = plan_design(NetConfig((4, 6, 3), mode="pipedream"))
+    out = io.StringIO()
+    text = generator.verilog_text(plan, Steps("x", stream=out))
+    assert text == verilog.convert(generator.build(plan), name=plan.name, emit_src=False)
+    assert "x: converting" in out.getvalue()
 
 
 @pytest.mark.slow
