@@ -30,18 +30,27 @@ class Steps:
             yield
             return
         self.say(f"{what} ...")
-        start, stop = time.monotonic(), threading.Event()
-
-        def heartbeat():
-            while not stop.wait(self.every):
-                self.say(f"... still {what} ({time.monotonic() - start:.0f} s)")
-        thread = threading.Thread(target=heartbeat, daemon=True)
-        thread.start()
-        try:
+        start = time.monotonic()
+        with periodically(self.every, lambda: self.say(f"... still {what} ({time.monotonic() - start:.0f} s)")):
             yield
-        finally:
-            stop.set()
-            thread.join()
         seconds = time.monotonic() - start
         if seconds >= self.every:
             self.say(f"{what}: done in {seconds:.0f} s")
+
+
+@contextmanager
+def periodically(seconds, action):
+    """While the block runs, call ``action()`` every ``seconds`` from a daemon thread
+    (the first call ``seconds`` after entry; none after the block ends)."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(seconds):
+            action()
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -8,7 +8,7 @@ from layerpipe.hw.strict_json import loads as strict_loads
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 def test_train_json_reports_the_contract_fields():

@@ -13,7 +13,7 @@ from layerpipe.sim.golden import IntegerArithmetic
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-W", "default", "-m", "layerpipe.hw.cli", *args],
+    return subprocess.run([sys.executable, "-W", "default", "-m", "layerpipe.scripts.cli", *args],
                           capture_output=True, text=True)
 
 

@@ -11,7 +11,7 @@ from layerpipe.hw import strict_json
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 def test_strict_parser_refuses_what_python_writes_for_non_finite_numbers():

@@ -2,9 +2,10 @@
 any training, generation or simulation starts: one line naming the option."""
 import pytest
 
-from layerpipe.hw import cli, generator, schedule_cli
+from layerpipe.hw import generator, schedule_cli
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.output_paths import check_output
+from layerpipe.scripts import cli
 from layerpipe.sim import rtl_sim, train
 
 # option -> (the command line before it, the file name it wants)

@@ -11,7 +11,7 @@ from layerpipe.hw.strict_json import loads as strict_loads
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 def test_a_step_is_announced_and_a_long_one_keeps_saying_it_runs():
