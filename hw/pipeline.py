@@ -1,4 +1,4 @@
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -6,7 +6,7 @@ from .input_loader import InputLoader
 from .output_error import OutputError
 from .result_buffer import ResultBuffer
 from .stage import Stage
-from .weight_memory import WeightMemory
+from .weight_readback import WeightReadback
 
 
 class Pipeline(wiring.Component):
@@ -142,21 +142,11 @@ class Pipeline(wiring.Component):
             m.d.sync += produced.eq(new_fwd[L - 1])
         wiring.connect(m, rbuf.results, wiring.flipped(self.results))
 
-        # -- weight read-back while idle: (row, col) -> (word, bank) of the layer's weight memory
-        rb_data = Array(Signal(signed(cfg.weight.width), name=f"rb{l}") for l in range(1, L + 1))
-        sel_row = Signal.like(self.readback_row)
-        sel_layer = Signal.like(self.readback_layer)
-        m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
-        for l, st in enumerate(stages):
-            n_in, banks = cfg.widths[l], st.plan.banks
-            word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.word_cols, n_in)
-            m.d.comb += st.read_addr.eq(word)
-            bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")
-            m.d.sync += bank_now.eq(bank)
-            bias_now = Signal(name=f"rb_bias{l + 1}")
-            m.d.sync += bias_now.eq(self.readback_col == n_in)
-            value = Array(st.read_data[b] for b in range(banks))[bank_now]
-            bias = Array(st.bias[k] for k in range(cfg.widths[l + 1]))[sel_row]
-            m.d.comb += rb_data[l].eq(Mux(bias_now, bias, value))
-        m.d.sync += self.readback_data.eq(rb_data[sel_layer])
+        # -- weight read-back while idle
+        m.submodules.weight_readback = rb = WeightReadback(self.plan.layers, cfg.weight)
+        m.d.comb += [rb.layer.eq(self.readback_layer), rb.row.eq(self.readback_row), rb.col.eq(self.readback_col),
+                     self.readback_data.eq(rb.data)]
+        for l, st in enumerate(stages, 1):
+            m.d.comb += [st.read_addr.eq(getattr(rb, f"addr{l}")), getattr(rb, f"word{l}").eq(st.read_data),
+                         getattr(rb, f"bias{l}").eq(st.bias)]
         return m

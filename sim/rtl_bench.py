@@ -5,16 +5,25 @@ seeded backpressure), drains, and reads back every weight and bias.
 params: ``samples`` ([features, label] pairs, integers in the act format),
 ``widths``, ``ports`` (the manifest's payload fields), ``sample_values`` and
 ``result_values`` (values per transfer), ``gap``,
-``backpressure``, ``seed``. results: ``results`` (per sample: outputs and
-label), ``done_cycles`` (cycle at which each sample's last result word left),
-``cycles``, ``weights`` (per layer, rows of W with the bias last), ``status``.
+``backpressure``, ``seed``, ``cycles_per_sample``. results: ``results`` (per
+sample: outputs and label), ``done_cycles`` (cycle at which each sample's last
+result word left), ``cycles``, ``weights`` (per layer, rows of W with the bias
+last), ``status``.
+
+``drain`` rises in the cycle after the last input word is taken, whatever the
+number of samples (fewer than the pipeline's depth too). A :class:`Watchdog`
+gives up when nothing moves: after ``4 * cycles_per_sample + 200`` of the
+design's own cycles, or when the bench's gaps and backpressure held it up
+longer than random gaps explain (:func:`gap_run_limit`), and says which.
 """
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, read_signed, reset, unpack
+from layerpipe.hw.plan import words_of
+from layerpipe.sim.stream_bench import (StreamDriver, StreamMonitor, Watchdog, gap_run_limit, read_signed, reset,
+                                        unpack)
 from layerpipe.sim.verilator import put_progress, put_results, sim_params
 
 PERIOD_NS = 10
@@ -27,7 +36,7 @@ def now_cycles():
 def sample_transfers(xs, label, values):
     """The sample stream's payloads for one sample: ``values`` inputs per transfer
     (the last one padded with 0), the label on each, ``last`` on the final one."""
-    count = -(-len(xs) // values)
+    count = words_of(len(xs), values)
     return [{**{f"x[{q}]": xs[k * values + q] if k * values + q < len(xs) else 0 for q in range(values)},
              "label": label, "last": int(k == count - 1)} for k in range(count)]
 
@@ -57,24 +66,32 @@ async def train(dut):
     V, R = p["sample_values"], p["result_values"]
     transfers = [sample_transfers(xs, label, V) for xs, label in p["samples"]]
     driver.send_all(t for ts in transfers for t in ts)
-    per_result = -(-n_out // R)
-    done_cycles = []
-    limit = 4 * p["cycles_per_sample"] + 200
-    every = max(1, n // 200)
-    for k in range(1, n + 1):
-        await monitor.wait_for(k * per_result, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
-        done_cycles.append(now_cycles() - start)
-        if k % every == 0 or k == n:
-            put_progress(k)
-        if driver.sent == sum(len(ts) for ts in transfers):
-            dut.drain.value = 1
-    dut.drain.value = 1
+    per_result = words_of(n_out, R)
     status = {}
-    for _ in range(100 * p["cycles_per_sample"] + 1000):
-        await FallingEdge(dut.clk)
+
+    def beats():
+        nonlocal status
         status = unpack(ports["status"], dut.status.value.to_unsigned())
-        if status["idle"]:
-            break
+        return status["beats"]
+
+    watchdog = Watchdog(dut.clk, limit=4 * p["cycles_per_sample"] + 200,
+                        bench_limit=gap_run_limit(max(p["gap"], p["backpressure"])),
+                        driver=driver, monitor=monitor, progress=beats,
+                        holding=lambda: None if dut.drain.value else "kept drain low with no input left")
+    done_cycles = []
+    every = max(1, n // 200)
+    while len(done_cycles) < n:
+        await watchdog.cycle()
+        if not driver.pending:
+            dut.drain.value = 1      # the pipeline runs empty beats until the last sample is out
+        while len(done_cycles) < min(n, len(monitor.received) // per_result):
+            done_cycles.append(now_cycles() - start)
+            k = len(done_cycles)
+            if k % every == 0 or k == n:
+                put_progress(k)
+    dut.drain.value = 1
+    while not status["idle"]:
+        await watchdog.cycle()
     cycles = now_cycles() - start
     await ClockCycles(dut.clk, 4)
     extra = len(monitor.received) - n * per_result    # a duplicate would show up here
