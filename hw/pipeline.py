@@ -176,7 +176,10 @@ class Pipeline(wiring.Component):
         for l, st in enumerate(stages):
             n_in, banks = cfg.widths[l], st.plan.banks
             word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.cols, n_in)
-            m.d.comb += st.read_addr.eq(word)
+            # only the layer asked for, and only a weight it has, is addressed: the other layers'
+            # memories (and a bias column or a row past n_l) would be read out of range, giving X
+            here = (self.readback_layer == l) & (self.readback_row < cfg.widths[l + 1]) & (self.readback_col < n_in)
+            m.d.comb += st.read_addr.eq(Mux(here, word, 0))
             bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")
             m.d.sync += bank_now.eq(bank)
             bias_now = Signal(name=f"rb_bias{l + 1}")
