@@ -305,6 +305,8 @@ def board_section(board, quick, progress):
     out["macs_per_sample"] = figure(plans["layerpipe"].macs_per_sample, "MACs/sample", "model")
     out["synth"] = synth_section(board, plans["layerpipe"], quick, progress)
     fmax = out["synth"]["fmax_mhz"]
+    out["synth"]["fmax_vs_clock_constraint"] = quotient(fmax, out["clock_constraint_mhz"], "x",
+                                                        "fmax_mhz / clock_constraint_mhz")
     for mode in MODES:
         cycles = out["rtl"][mode]["cycles_per_sample"]
         if mode == "layerpipe":

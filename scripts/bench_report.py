@@ -22,6 +22,11 @@ def fmt(fig, digits=None):
     return f"{v:,.{digits}f}"
 
 
+def times(fig, digits=2):
+    """A ratio figure as '1.23x', or 'n/a'."""
+    return "n/a" if fig is None or fig.get("value") is None else f"{fmt(fig, digits)}x"
+
+
 def _machine(result):
     m, b = result["machine"], result["bench"]
     return (f"Command: `{b['command']}` ({'quick subset' if b['quick'] else 'full run'}), started {b['started']}, "
@@ -43,12 +48,14 @@ def board_tables(name, r):
             f"| {fmt(t['mac_bound_cycles_per_sample'], 1)} | {fmt(t['ratio_to_mac_bound'], 3)} "
             f"| {fmt(t['device_limit_cycles_per_sample'], 1)} | {fmt(t['ratio_to_device_limit'], 2)} "
             f"| {'yes' if t['bit_exact'] else 'NO'} | {fmt(f['samples_per_s'], 0)} | "
-            + " | ".join(f"{fmt(r['fpga_vs_cpu'][mode][k], 2)}x" if r['fpga_vs_cpu'][mode][k]['value'] else "n/a"
-                         for k in refs) + " |")
+            + " | ".join(times(r["fpga_vs_cpu"][mode][k]) for k in refs) + " |")
     s = r["synth"]
-    lines += ["", "| LUT4 | FF | DSP | EBR | Fmax (MHz) | synthesis (s) | critical path |", "|---|---|---|---|---|---|---|",
+    lines += ["", "| LUT4 | FF | DSP | EBR | Fmax (MHz) | of the clock goal | synthesis (s) | critical path |",
+              "|---|---|---|---|---|---|---|---|",
               "| " + " | ".join(_used(s.get(k)) for k in ("luts", "ffs", "dsps", "brams"))
-              + f" | {fmt(s['fmax_mhz'], 1)} | {fmt(s.get('build_seconds'), 0)} | {s.get('critical_path') or ''} |"]
+              + f" | {fmt(s['fmax_mhz'], 1)} | {times(s['fmax_vs_clock_constraint'])} of "
+                f"{fmt(r['clock_constraint_mhz'], 0)} MHz | {fmt(s.get('build_seconds'), 0)} "
+                f"| {s.get('critical_path') or ''} |"]
     if s["fmax_mhz"].get("note"):
         lines.append(f"\nSynthesis: {s['fmax_mhz']['note']}.")
     lines += ["", "| CPU reference | samples/s | one run (ms) | what |", "|---|---|---|---|"]

@@ -99,6 +99,7 @@ def test_figures_are_consistent(quick):
     result, _ = quick
     for name, r in result["boards"].items():
         fmax = r["synth"]["fmax_mhz"]
+        check_quotient(r["synth"]["fmax_vs_clock_constraint"], fmax, r["clock_constraint_mhz"])
         for mode in MODES:
             t = r["rtl"][mode]
             check_quotient(t["ratio_to_mac_bound"], t["cycles_per_sample"], t["mac_bound_cycles_per_sample"])
