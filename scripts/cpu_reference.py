@@ -77,7 +77,8 @@ def training_task(cfg, dataset, samples):
     """The first ``samples`` samples of ``cfg``'s training stream on ``dataset``
     (the stream the RTL and the golden model see) and ``cfg``'s initial weights."""
     from layerpipe.sim import datasets
-    from layerpipe.sim.golden import FloatArithmetic, initial_parameters
+    from layerpipe.hw.initial_parameters import initial_parameters
+    from layerpipe.sim.golden import FloatArithmetic
     from layerpipe.sim.train import sample_stream
     data = datasets.load(dataset, cfg.widths, cfg.seed)
     epochs = -(-samples // len(data.x_train))
