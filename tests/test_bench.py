@@ -16,7 +16,7 @@ MAY_BE_ZERO = {"max_abs_diff_vs_golden", "build_seconds"}
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_shape(quick):
 
 def test_figures_are_consistent(quick):
     result, _ = quick
-    for name, r in result["boards"].items():
+    for r in result["boards"].values():
         fmax = r["synth"]["fmax_mhz"]
         check_quotient(r["synth"]["fmax_vs_clock_constraint"], fmax, r["clock_constraint_mhz"])
         for mode in MODES:
@@ -117,12 +117,12 @@ def test_figures_are_consistent(quick):
             c = r["cpu"][ref]
             if c["samples_per_s"]["value"] is not None:
                 assert close(c["samples_per_s"]["value"], r["samples"] / c["seconds"]["value"])
-    for net, rows in result["scheduler"]["model"].items():
+    for rows in result["scheduler"]["model"].values():
         for row in rows:
             p = row["period"]
             check_quotient(row["speedup"], p["pipedream"], p["layerpipe"])
             check_quotient(row["speedup_vs_stages"], p["pipedream_stages"], p["layerpipe"])
-    for name, s in result["scaling"].items():
+    for s in result["scaling"].values():
         for row in s["nets"]:
             if row["cycles_per_sample"]["value"] is not None:
                 check_quotient(row["samples_per_s"], s["clock_mhz"], row["cycles_per_sample"], scale=1e6)
