@@ -226,9 +226,15 @@ def rtl_figures(plan, r, samples):
         "bit_exact": r["bit_exact"],
         "sim_cycles_per_s": figure(r["sim_cycles_per_s"], "cycles/s", "RTL"),
         "sim_seconds": figure(r["sim_seconds"], "s", "RTL"),
-        "build_seconds": figure(r["build_seconds"], "s", "RTL",
-                                note="Verilator build; near 0 when the model was cached by an earlier run"),
+        "build_seconds": build_seconds(r),
     }
+
+
+def build_seconds(r):
+    """The Verilator build time of a ``layerpipe sim`` report; null when the model came from the cache."""
+    if r.get("build_cached"):
+        return missing("s", "RTL", "the Verilator model was cached by an earlier run; a fresh build folder times it")
+    return figure(r["build_seconds"], "s", "RTL", note="Verilator build of the generated Verilog")
 
 
 SYNTH_FIELDS = (("luts", "LUT4"), ("ffs", "FF"), ("dsps", "DSP blocks"), ("brams", "EBR"), ("sprams", "SPRAM"))
@@ -473,8 +479,7 @@ def sim_scaling_section(boards, results, quick, progress):
             continue
         rows.append({"net": net, "cycles_per_sample": figure(r["cycles_per_sample"], "cycles/sample", "RTL"),
                      "sim_cycles_per_s": figure(r["sim_cycles_per_s"], "cycles/s", "RTL"),
-                     "build_seconds": figure(r["build_seconds"], "s", "RTL",
-                                             note="Verilator build; near 0 when cached by an earlier run")})
+                     "build_seconds": build_seconds(r)})
     return {"nets": rows}
 
 
