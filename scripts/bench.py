@@ -64,7 +64,7 @@ def quotient(num, den, unit, formula, scale=1.0, note=None):
     """``scale * num / den`` of two figures, derived; None with a note if either is missing."""
     if num["value"] is None or den["value"] is None or den["value"] == 0:
         why = next((f.get("note") for f in (num, den) if f["value"] is None), None) or "division by zero"
-        return missing(unit, "derived", f"{formula}: {why}")
+        return figure(None, unit, "derived", note=why, formula=formula)
     return figure(scale * num["value"] / den["value"], unit, "derived", note=note, formula=formula)
 
 
