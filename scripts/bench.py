@@ -273,13 +273,21 @@ def synth_section(board, plan, quick, progress):
         why = f"--quick runs no synthesis and no full run has cached {plan.name} on {board.name}"
         return {"fmax_mhz": missing("MHz", "nextpnr", why)}
     progress.step(f"{board.name}: synthesis of {plan.name} (yosys + nextpnr, minutes)")
+    tty, shown = sys.stderr.isatty(), []
+
+    def show(tool, seconds):
+        if tty:
+            print(f"\r    {tool} running, {seconds:5.0f} s", end="", file=sys.stderr, flush=True)
+        elif tool not in shown:      # a log file gets one line per tool
+            shown.append(tool)
+            progress.note(f"{tool} running (from {seconds:.0f} s)")
     try:
-        report = synth_run(board, plan, progress=lambda tool, s: print(
-            f"\r    {tool} running, {s:5.0f} s", end="", file=sys.stderr, flush=True))
+        report = synth_run(board, plan, progress=show)
     except LayerPipeError as e:
-        print(file=sys.stderr)
         return {"fmax_mhz": missing("MHz", "nextpnr", f"synthesis failed: {e}")}
-    print(file=sys.stderr)
+    finally:
+        if tty:
+            print(file=sys.stderr)
     report["_when"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(report, indent=1))
