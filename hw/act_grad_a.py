@@ -1,5 +1,5 @@
-from amaranth.hdl import Array, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_grad_b import ActGradB
@@ -30,10 +30,17 @@ class ActGradA(wiring.Component):
     its operands on ``mac`` and takes the products back from it, so that a
     backward unit can share one :class:`MacArray` between B(a) and W.
 
-    Latency: g[i] leaves 2 cycles after column i of the last pass was
-    presented (product register, output register).
+    Timing: the sum over the lanes is registered before the partial sum of
+    earlier passes is added, and that exact total is registered before it is
+    narrowed, so no path holds more than one wide carry chain (plus the
+    saturation compares, which run beside it). The partial sums live in a
+    small memory (LUT RAM or EBR) read one cycle ahead at the sweep's next
+    word, not in a register file behind a wide multiplexer.
+
+    Latency: g[i] leaves ``LATENCY`` = 4 cycles after column i of the last
+    pass was presented (product, lane sum, total, output registers).
     """
-    LATENCY = 2
+    LATENCY = 4
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
         if cols & (cols - 1):
@@ -59,24 +66,36 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
+        # stage 1 (products registered in the MAC array): the column's flags follow
         index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()
         m.d.sync += [index.eq(self.index), valid.eq(self.valid), first_pass.eq(self.first_pass),
                      last_pass.eq(self.last_pass)]
-        m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
-        slot = index >> (cols.bit_length() - 1)             # the word of columns index..index+cols-1
+        # stage 2: the lane sums, registered
+        index2, valid2, first2, last2 = Signal.like(self.index), Signal(), Signal(), Signal()
+        m.d.sync += [index2.eq(index), valid2.eq(valid), first2.eq(first_pass), last2.eq(last_pass)]
+        # stage 3: total = partial of the earlier passes + lane sum, registered
+        index3, valid3 = Signal.like(self.index), Signal()
+        m.d.sync += [index3.eq(index2), valid3.eq(valid2 & last2)]
+        m.d.sync += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
+        shift = cols.bit_length() - 1
         slots = -(-self.n_in // cols)
         for c in range(cols):
-            tree = _adder_tree([mac.p[c * P + j] for j in range(P)])
+            tree = Signal(signed(self.acc_width), name=f"lane_sum{c}")
+            m.d.sync += tree.eq(_adder_tree([mac.p[c * P + j] for j in range(P)]))
             total = Signal(signed(self.acc_width), name=f"total{c}")
             if self.passes > 1:
-                partial = Array(Signal(signed(self.acc_width), name=f"partial{c}_{t}") for t in range(slots))
-                m.d.comb += total.eq(Mux(first_pass, 0, partial[slot]) + tree)
-                with m.If(valid & ~last_pass):
-                    m.d.sync += partial[slot].eq(total)
+                # the sweep visits the words in order, so stage 1 holds the next word to read
+                mem = memory.Memory(shape=signed(self.acc_width), depth=max(slots, 2), init=[])
+                m.submodules[f"partial{c}"] = mem
+                wr = mem.write_port()
+                rd = mem.read_port(transparent_for=(wr,))
+                m.d.comb += [rd.addr.eq(index >> shift), wr.addr.eq(index2 >> shift),
+                             wr.data.eq(Mux(first2, 0, rd.data) + tree), wr.en.eq(valid2 & ~last2)]
+                m.d.sync += total.eq(Mux(first2, 0, rd.data) + tree)
             else:
-                m.d.comb += total.eq(tree)
+                m.d.sync += total.eq(tree)
             m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
-                         self.out.p.mask[c].eq(index + c < self.n_in)]
+                         self.out.p.mask[c].eq(index3 + c < self.n_in)]
         return m
 
 

@@ -71,10 +71,11 @@ class Stage(wiring.Component):
     (``b_then_w``: ``passes * 2 * ceil(n_in / 2)``, :attr:`sweep_cycles`),
     plus ``LATENCY``.
     """
-    # start (1) + memory read, product, accumulate/write/output (3, the last of
-    # which may be the next beat's start); delta loads in the first sweep cycle,
-    # the bias update happens in the last one
-    LATENCY = 3
+    # Cycles after the sweep's last column: the memory read (1) and the slower
+    # unit's latency (forward, act_grad_a); the last of them is already the
+    # next beat's start. delta loads in the first sweep cycle, the bias update
+    # happens in the last one. (Their registers for Fmax cost 2 cycles a beat.)
+    LATENCY = 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
     COLS = {"lockstep": 1, "b_then_w": 2}     # columns the backward takes per cycle
 
     def __init__(self, *, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay,
@@ -167,7 +168,7 @@ class Stage(wiring.Component):
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
-        drain = Signal(range(3))
+        drain = Signal(range(self.LATENCY))
 
         def begin():
             with m.If(self.start):
@@ -187,7 +188,7 @@ class Stage(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == 2):
+                with m.If(drain == self.LATENCY - 1):
                     with m.If(bwd_en):
                         for k in range(self.n_out):
                             m.d.sync += self.bias[k].eq(
@@ -252,9 +253,11 @@ class Stage(wiring.Component):
                                  wgrad.mac.p[k].eq(mac.p[k]), aga.mac.p[k].eq(mac.p[k])]
 
         # -- forward results: the pass number travels with the last column
-        out_r = Signal.like(fsw.r)
-        r_t2 = Signal.like(fsw.r)
-        m.d.sync += [r_t2.eq(ft["r"]), out_r.eq(r_t2)]
+        out_r = ft["r"]
+        for k in range(ForwardUnit.LATENCY):
+            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 2}")
+            m.d.sync += r_k.eq(out_r)
+            out_r = r_k
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
                      self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
                      self.act_out.p.mask.eq(self._row_mask()[out_r]),
