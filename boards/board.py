@@ -5,7 +5,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from layerpipe.hw.target import target
+from layerpipe.hw.target import get_target
 
 from .pll import Ecp5Pll, Ice40Pll
 from .stub import LfsrHost
@@ -38,7 +38,11 @@ class Board:
 
     @property
     def target(self):
-        return target(self.target_name)
+        return get_target(self.target_name)
+
+    @property
+    def device(self):
+        return self.platform.device
 
     def pll(self):
         """The PLL dividers for :attr:`clock_mhz` (the fastest setting not above it)."""

@@ -29,7 +29,7 @@ class LfsrHost(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         acc = self.accelerator
-        n0, classes = acc.cfg.widths[0], acc.cfg.widths[-1]
+        n0, classes = acc.plan.widths[0], acc.plan.widths[-1]
         lfsr = Signal(32, init=1)
         m.d.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[1] ^ lfsr[21] ^ lfsr[31]))
 

@@ -64,10 +64,10 @@ def test_board_top_elaborates_with_its_platform(name):
     """The wrapper (PLL, reset, accelerator, host stub, LED) elaborates for the board's own platform."""
     from layerpipe.boards.board import BoardTop
     from layerpipe.hw import generator
-    from layerpipe.hw.config import NetConfig, parse_widths
+    from layerpipe.hw.config import NetConfig
+    from layerpipe.hw.plan import plan_design
     b = board(name)
-    cfg = NetConfig(parse_widths("4-8-3"))
-    top = BoardTop(b, generator.build(cfg, budget=b.target.dsps))
+    top = BoardTop(b, generator.build(plan_design(NetConfig((4, 8, 3)), b.target)))
     platform = b.platform()
     Fragment.get(top, platform)
 
@@ -75,7 +75,7 @@ def test_board_top_elaborates_with_its_platform(name):
 def test_board_lookup_names_the_known_boards():
     with pytest.raises(LayerPipeError, match="board: 'x' is not one of ulx3s-85f, icebreaker"):
         board("x")
-    assert board("ulx3s-85f").target.dsps == 156 and board("icebreaker").target.dsps == 8
+    assert board("ulx3s-85f").target.dsp_blocks == 156 and board("icebreaker").target.dsp_blocks == 8
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ def test_synth_default_net(name, tmp_path):
     r = layerpipe("synth", "--board", name, "--json", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
-    assert out["dsps"]["used"] == out["expected_dsps"]
+    assert out["dsps"]["used"] == out["expected"]["dsps"]
     assert out["fmax_mhz"] >= {"icebreaker": 20, "ulx3s-85f": 75}[name]
     assert out["samples_per_s"] == round(out["fmax_mhz"] * 1e6 / out["cycles_per_sample"])
     assert out["brams"]["used"] > 0
