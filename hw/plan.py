@@ -52,6 +52,10 @@ MANIFEST_VERSION = 1
 # lane sum, total, output registers); the last of these cycles is already the next beat's
 # start. The registers that let the design close at 100 MHz cost 2 cycles a beat.
 LATENCY = 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+# LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
+# pipeline's (loader, beat control, status counters), roughly, for LayerPlan.luts
+STAGE_CONTROL_LUTS = 150
+PIPELINE_CONTROL_LUTS = 250
 # backward organisation -> columns its backward unit takes per cycle (and per weight-memory word)
 BACKWARD_COLS = {"lockstep": 1, "b_then_w": 2}
 
@@ -207,6 +211,29 @@ class LayerPlan:
         return {"weights": self.banks * self.weight_words * self.weight.width,
                 "delay_fifo": self.fifo_slots * self.fifo_words * self.in_lanes * self.act.width,
                 "partial_sums": partial, "registers": regs}
+
+    @property
+    def luts(self):
+        """Estimated LUT4s of the stage's logic: one LUT per bit of every adder,
+        comparator and two-way multiplexer, counted from the RTL's structure
+        (a carry-chain bit is one LUT on both families; a k-way multiplexer of
+        a value is k-1 two-way ones, about (k-1)/2 LUT4s per bit). The
+        structures: forward's accumulate (add, bias/first mux) and
+        narrow-and-ReLU per lane; weight_grad's round, subtract and saturate
+        per product; act_grad_a's lane sum, partial add and narrow per column;
+        per output neuron the bias update and the g/delta buffers; the
+        pass-indexed selects of biases and deltas; the delay FIFO's value
+        select. Sequencing adds a fixed :data:`STAGE_CONTROL_LUTS`. Compare
+        with nextpnr's figure in ``layerpipe synth``'s report."""
+        P, C, a, w, g = self.lanes, self.cols, self.act.width, self.weight.width, self.grad.width
+        luts = P * (2 * self.acc_width + 3 * a)                      # forward
+        luts += P * C * (g + a + 3 * w)                              # weight_grad: round, subtract, saturate
+        if self.act_grad_a:                                          # act_grad_a: lane sum, partial, narrow
+            luts += C * (P * self.g_acc_width + 3 * g)
+        luts += self.n_out * (3 * w + 2 * g)                         # bias update, g and delta buffers
+        luts += P * (w + g) * (self.passes - 1) // 2                 # per-pass selects of biases and deltas
+        luts += (1 + C) * a * (self.in_lanes - 1) // 2               # delay FIFO value selects
+        return luts + STAGE_CONTROL_LUTS
 
     def ebr_blocks(self, target):
         """Block RAMs of ``target`` the stage's memories take (each bank, the FIFO)."""
@@ -420,6 +447,15 @@ class DesignPlan:
         return total
 
     @property
+    def luts(self):
+        """Estimated LUT4s (:attr:`LayerPlan.luts`), plus the result buffer and the
+        weight read-back select of the pipeline."""
+        cfg = self.config
+        readback = sum(p.banks * cfg.weight.width // 2 + p.n_out * cfg.weight.width // 2 for p in self.layers)
+        return sum(p.luts for p in self.layers) + 2 * self.widths[-1] * cfg.act.width + readback + \
+            PIPELINE_CONTROL_LUTS
+
+    @property
     def ebr_blocks(self):
         """Block RAMs of the target's family the memories take (estimate: every memory in block RAM)."""
         return sum(p.ebr_blocks(self.target) for p in self.layers)
@@ -466,7 +502,8 @@ class DesignPlan:
             "dsp_blocks": self.dsp_blocks, "over_budget": self.over_budget,
             "mac_bound_cycles_per_sample": self.mac_bound_cycles_per_sample,
             "delays": list(self.delays), "memory_bits": mem,
-            "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"]},
+            "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"],
+                                   "luts": self.luts},
             "ports": {k: payload_fields(v) for k, v in self.port_layouts().items()},
         }
 
@@ -493,6 +530,10 @@ def plan_design(cfg, target=DEFAULT_TARGET, allow_over_budget=False):
         raise LayerPipeError(
             f"memory: the design needs {ram / 1024:.0f} kbit of RAM (weights, delay FIFOs, partial sums); "
             f"{target.name} has {have / 1024:.0f} kbit")
+    if target.luts and plan.luts > target.luts:
+        raise LayerPipeError(
+            f"luts: the design needs about {plan.luts:,} LUT4s (estimate, lanes {','.join(map(str, lanes))}); "
+            f"{target.name} has {target.luts:,}")
     return replace(plan, over_budget=over)
 
 

@@ -32,10 +32,10 @@ class Stage(wiring.Component):
     weight_grad (W); each sweep takes H = ceil(n_in / 2) cycles per pass. The
     memory holds two columns per word (``cols`` = 2) and has a second read
     port for forward. Word t of pass r is written back in round 2 at cycle
-    (passes + r) * H + t + 2 >= r * n_in + n_in / 2 + t + 2 (as passes > r
-    and 2H >= n_in), after forward read it at r * n_in + 2t + 1 at the
-    latest (t < H <= n_in / 2 + 1/2); so forward too sees the weights of the
-    previous beat.
+    (passes + r) * H + t + 1 + d >= r * n_in + n_in / 2 + t + 2 (d =
+    ``WeightGradUnit.LATENCY`` >= 1; as passes > r and 2H >= n_in), after
+    forward read it at r * n_in + 2t + 1 at the latest (t < H <= n_in / 2 +
+    1/2); so forward too sees the weights of the previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
