@@ -5,6 +5,7 @@ from amaranth.lib.wiring import In, Out
 from .act_grad_b import ActGradB
 from .mac_array import MacArray
 from .narrow import narrow
+from .plan import words_of
 
 
 class ActGradA(wiring.Component):
@@ -78,7 +79,7 @@ class ActGradA(wiring.Component):
         m.d.sync += [index3.eq(index2), valid3.eq(valid2 & last2)]
         m.d.sync += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
         shift = cols.bit_length() - 1
-        slots = -(-self.n_in // cols)
+        slots = words_of(self.n_in, cols)
         for c in range(cols):
             tree = Signal(signed(self.acc_width), name=f"lane_sum{c}")
             m.d.sync += tree.eq(_adder_tree([mac.p[c * P + j] for j in range(P)]))
