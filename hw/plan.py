@@ -17,7 +17,7 @@ Cycles (DESIGN.md 3; measured in RTL by ``layerpipe sim``):
 - a unit running tasks T (one sweep each, in order) on ``lanes`` rows and
   ``cols`` columns per cycle sweeps ``passes * ceil(n_in / cols) * len(T)``
   cycles, passes = ceil(n_out / lanes); a stage's sweep is its slowest
-  unit's, and its beat is the sweep plus :data:`LATENCY` cycles;
+  unit's, and its beat is the sweep plus :func:`stage_latency` cycles;
 - the design's beat is the slowest stage's;
 - a sample needs ``n_0`` input words at one word per cycle, admitted the
   cycle after its last word (``input_cycles`` = n_0 + 1), and sends ``n_L``
@@ -36,22 +36,28 @@ from pathlib import Path
 from amaranth.hdl import signed
 from amaranth.lib import data
 
-from .act_grad_a import ActGradA
 from .config import NetConfig, pipeline_delays
 from .errors import LayerPipeError
 from .fixed_point import Format
-from .forward_unit import ForwardUnit
 from .payload import payload_fields
 from .schedule import scheme_tasks
 from .target import DEFAULT_TARGET, Target
 from .zoo import mlp
 
 MANIFEST_VERSION = 1
-# A stage's beat beyond its sweep: the memory read of the last column (1 cycle), then the
-# slower unit's latency (forward: product, accumulator, output registers; act_grad_a: product,
-# lane sum, total, output registers); the last of these cycles is already the next beat's
-# start. The registers that let the design close at 100 MHz cost 2 cycles a beat.
-LATENCY = 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+
+
+def stage_latency():
+    """A stage's beat beyond its sweep (cycles): the memory read of the last
+    column (1), then the slower unit's latency (forward: product, accumulator,
+    output registers; act_grad_a: product, lane sum, total, output
+    registers); the last of these cycles is already the next beat's start.
+    The registers that let the design close at 100 MHz cost 2 cycles a beat
+    (5 instead of 3). The units state their own latencies; they are imported
+    here, not at the top, because act_grad_a imports this module."""
+    from .act_grad_a import ActGradA
+    from .forward_unit import ForwardUnit
+    return 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
 # LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
 # pipeline's (loader, beat control, status counters), roughly, for LayerPlan.luts
 STAGE_CONTROL_LUTS = 150
@@ -202,7 +208,7 @@ class LayerPlan:
     @property
     def cycles_per_beat(self):
         """``start`` to the earliest next ``start`` (Stage's contract)."""
-        return self.sweep_cycles + LATENCY
+        return self.sweep_cycles + stage_latency()
 
     @property
     def multipliers(self):

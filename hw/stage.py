@@ -8,7 +8,7 @@ from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit
 from .mac_array import MacArray
 from .narrow import narrow, round_shift
-from .plan import LATENCY
+from .plan import stage_latency
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
@@ -66,7 +66,7 @@ class Stage(wiring.Component):
     bias : Out                            the biases (initialised from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
+    ``plan.cycles_per_beat``, the sweep plus ``stage_latency()``
     (:mod:`layerpipe.hw.plan`).
     """
 
@@ -139,7 +139,8 @@ class Stage(wiring.Component):
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
-        drain = Signal(range(LATENCY))
+        latency = stage_latency()
+        drain = Signal(range(latency))
 
         def begin():
             with m.If(self.start):
@@ -159,7 +160,7 @@ class Stage(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == LATENCY - 1):
+                with m.If(drain == latency - 1):
                     with m.If(bwd_en):
                         for k in range(self.n_out):
                             m.d.sync += self.bias[k].eq(

@@ -15,7 +15,7 @@ WIDE = dict(act=Format(24, 16), weight=Format(24, 20), grad=Format(24, 20))
 
 def test_the_default_design_keeps_its_figures():
     """64-32-10 under the default budget: lanes 32,5, 79 multipliers, 69 cycles per sample (README):
-    the 64-cycle sweep plus LATENCY = 5 (the memory read and act_grad_a's four registers)."""
+    the 64-cycle sweep plus stage_latency() = 5 (the memory read and act_grad_a's four registers)."""
     figures = {}
     for mode in ("layerpipe", "pipedream", "sequential"):
         p = plan_design(NetConfig((64, 32, 10), mode=mode))
