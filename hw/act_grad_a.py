@@ -31,10 +31,11 @@ class ActGradA(wiring.Component):
     its operands on ``mac`` and takes the products back from it, so that a
     backward unit can share one :class:`MacArray` between B(a) and W.
 
-    Timing: the sum over the lanes is registered before the partial sum of
-    earlier passes is added, and that exact total is registered before it is
-    narrowed, so no path holds more than one wide carry chain (plus the
-    saturation compares, which run beside it). The partial sums live in a
+    Timing: the sum over the lanes is registered one adder level short of
+    the end (two values per column); the last level and the partial sum of
+    earlier passes are added in the next cycle, and that exact total is
+    registered before it is narrowed. Up to 8 lanes no path holds more than
+    two wide carry chains (the saturation compares run beside the rounding). The partial sums live in a
     small memory (LUT RAM or EBR) read one cycle ahead at the sweep's next
     word, not in a register file behind a wide multiplexer.
 
@@ -81,8 +82,11 @@ class ActGradA(wiring.Component):
         shift = cols.bit_length() - 1
         slots = words_of(self.n_in, cols)
         for c in range(cols):
-            tree = Signal(signed(self.acc_width), name=f"lane_sum{c}")
-            m.d.sync += tree.eq(_adder_tree([mac.p[c * P + j] for j in range(P)]))
+            # the lane sum's last level is added in stage 3 with the partial sum
+            pair = [Signal(signed(self.acc_width), name=f"lane_sum{c}_{h}") for h in range(2)]
+            halves = _adder_tree_to([mac.p[c * P + j] for j in range(P)], 2)
+            m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
+            tree = pair[0] + pair[1] if len(halves) == 2 else pair[0]
             total = Signal(signed(self.acc_width), name=f"total{c}")
             if self.passes > 1:
                 # the sweep visits the words in order, so stage 1 holds the next word to read
@@ -100,8 +104,9 @@ class ActGradA(wiring.Component):
         return m
 
 
-def _adder_tree(values):
-    while len(values) > 1:
+def _adder_tree_to(values, n):
+    """Pairwise adder levels until at most ``n`` values remain."""
+    while len(values) > n:
         values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
                   for k in range(0, len(values), 2)]
-    return values[0]
+    return values

@@ -42,8 +42,8 @@ def table(reports):
 
 def estimates(reports):
     """The plan's estimates beside nextpnr's figures."""
-    lines = ["| board | net | mode | DSP est / placed | LUT4 est / placed (nextpnr's LUT cells) | block RAM est / placed |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| board | net | mode | DSP est / placed | LUT4 est / placed (nextpnr's LUT cells) "
+             "| block RAM est / placed |", "|---|---|---|---|---|---|"]
     for r in reports:
         e = r["expected"]
         lines.append(f"| {r['board']} | {r['net']} | {r['mode']} | {e['dsps']} / {r['dsps']['used']} | "
