@@ -66,7 +66,13 @@ def add_hardware_arguments(p):
 
 
 def target_from_args(args):
-    """The Target of ``--target`` and ``--dsp-budget``."""
+    """The Target of ``--target`` (or ``--board``'s device) and ``--dsp-budget``."""
+    board = getattr(args, "board", None)
+    if board is not None:
+        if getattr(args, "target", None) is not None:
+            raise LayerPipeError("board: --board names the target already; give --board or --target")
+        from layerpipe.boards import board as get_board     # boards sit above hw; only their names are read
+        args.target = get_board(board).target_name
     if getattr(args, "target", None) is None:
         return dsp_budget(args.dsp_budget if args.dsp_budget is not None else DEFAULT_DSP_BUDGET)
     target = get_target(args.target)

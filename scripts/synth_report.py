@@ -64,7 +64,7 @@ def main(argv=None):
         for b in args.boards.split(","):
             for mode in args.modes.split(","):
                 print(f"synth {b} {mode} ...", file=sys.stderr, flush=True)
-                done = subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", "synth", "--board", b,
+                done = subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", "synth", "--board", b,
                                        "--mode", mode, "--json"], stdout=subprocess.PIPE, text=True)
                 if done.returncode != 0:
                     print(f"synth {b} {mode} failed (exit {done.returncode})", file=sys.stderr)

@@ -14,7 +14,7 @@ from layerpipe.hw.errors import LayerPipeError
 
 
 def layerpipe(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True,
                           cwd=cwd)
 
 
@@ -92,3 +92,25 @@ def test_synth_default_net(name, tmp_path):
     assert out["brams"]["used"] > 0
     from pathlib import Path
     assert Path(out["bitstream"]).stat().st_size > 0
+
+
+def test_generate_for_a_board_refuses_what_does_not_fit(tmp_path):
+    """generate --board plans on the board's device: 64-32-10 fits the UP5K's DSP blocks and memory but
+    not its LUTs (the plan's estimate); 4-8-3 fits."""
+    r = layerpipe("generate", "--board", "icebreaker", "--net", "64-32-10", "--out", str(tmp_path / "a"))
+    assert r.returncode == 2 and r.stderr.startswith("layerpipe: error: luts: ") and "5,280" in r.stderr
+    assert not (tmp_path / "a").exists()
+    r = layerpipe("generate", "--board", "icebreaker", "--net", "4-8-3", "--out", str(tmp_path / "b"), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["target"]["name"] == "ice40up5k" and 0 < info["expected_resources"]["luts"] <= 5280
+
+
+def test_lut_estimate_grows_with_the_lanes():
+    """More lanes, more per-lane arithmetic: the estimate must grow (a figure that could not fail otherwise)."""
+    from layerpipe.hw.config import NetConfig
+    from layerpipe.hw.plan import plan_design
+    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5)))
+    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5)))
+    assert large.luts > small.luts > 0
+    assert large.manifest()["expected_resources"]["luts"] == large.luts
