@@ -1,5 +1,7 @@
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
+from layerpipe.hw.target import BOARD_TARGETS
+
 from .board import Ice40Board
 
 
@@ -8,7 +10,7 @@ class IceBreaker(Ice40Board):
     pad, SB_PLL40_PAD to the design clock."""
     name = "icebreaker"
     platform = ICEBreakerPlatform
-    target_name = "ice40up5k"
+    target_name = BOARD_TARGETS[name]
     clock = ("clk12", 12.0)
     clock_mhz = 30.0
     net = "4-8-3"

@@ -1,5 +1,7 @@
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
+from layerpipe.hw.target import BOARD_TARGETS
+
 from .board import Ecp5Board
 
 
@@ -8,7 +10,7 @@ class Ulx3s85f(Ecp5Board):
     design clock; trains 64-32-10 on digits (the default network)."""
     name = "ulx3s-85f"
     platform = ULX3S_85F_Platform
-    target_name = "ecp5-85f"
+    target_name = BOARD_TARGETS[name]
     clock = ("clk25", 25.0)
     clock_mhz = 100.0
     net = "64-32-10"

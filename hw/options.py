@@ -9,7 +9,7 @@ declared here once, with one parser per value that reports a bad value as
 from .config import MODES, NetConfig, parse_lanes, parse_widths
 from .errors import LayerPipeError
 from .fixed_point import parse_format
-from .target import DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
+from .target import BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
 CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes")
@@ -71,8 +71,9 @@ def target_from_args(args):
     if board is not None:
         if getattr(args, "target", None) is not None:
             raise LayerPipeError("board: --board names the target already; give --board or --target")
-        from layerpipe.boards import board as get_board     # boards sit above hw; only their names are read
-        args.target = get_board(board).target_name
+        if board not in BOARD_TARGETS:
+            raise LayerPipeError(f"board: {board!r} is not one of {', '.join(BOARD_TARGETS)}")
+        args.target = BOARD_TARGETS[board]
     if getattr(args, "target", None) is None:
         return dsp_budget(args.dsp_budget if args.dsp_budget is not None else DEFAULT_DSP_BUDGET)
     target = get_target(args.target)

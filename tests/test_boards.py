@@ -73,6 +73,8 @@ def test_board_top_elaborates_with_its_platform(name):
 
 
 def test_board_lookup_names_the_known_boards():
+    from layerpipe.hw.target import BOARD_TARGETS
+    assert set(BOARDS) == set(BOARD_TARGETS)
     with pytest.raises(LayerPipeError, match="board: 'x' is not one of ulx3s-85f, icebreaker"):
         board("x")
     assert board("ulx3s-85f").target.dsp_blocks == 156 and board("icebreaker").target.dsp_blocks == 8
