@@ -1,18 +1,19 @@
 """``layerpipe sim``: generate the pipeline, train it in Verilator (cocotb) on
 a data set, and hold every result word and the final weights to the golden
 model, bit for bit."""
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from layerpipe.hw import generator
+from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hardware_arguments, integer,
                                   plan_from_args)
+from layerpipe.hw.output_paths import check_output
 from layerpipe.hw.plan import load_manifest
+from layerpipe.hw.progress import Steps
 
 from . import datasets, verilator
 from .bit_exact import compare
@@ -36,15 +37,15 @@ def prepare(cfg, dataset, n, seed):
 def wave_format(path):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
-    Refuses, before any tool runs, an unknown extension, a folder that does not
-    exist, and FST where it cannot be built (:func:`verilator.fst_build_args`).
+    Refuses, before any tool runs, an unknown extension, a path that cannot be
+    written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
+    cannot be built (:func:`verilator.fst_build_args`).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
-    if path.is_dir() or not path.parent.is_dir():
-        raise LayerPipeError(f"waves: {str(path)!r} is not a file in an existing folder")
+    check_output(path, "waves")
     if fmt == "fst":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
@@ -67,11 +68,13 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
+    steps = Steps(plan.name, enabled=progress is not None)
     out = BUILD_DIR / "generated" / plan.digest
-    info = generator.generate(plan, out)
+    info = generator.generate(plan, out, steps=steps)
     vfile = out / f"{plan.name}.v"
     t0 = time.time()
-    model = verilator.build(vfile, plan.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
+    with steps.step("building the Verilator model (cached after the first run)"):
+        model = verilator.build(vfile, plan.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -97,12 +100,13 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
     skip = min(plan.fill_beats + 3, max(len(done) // 4, 1))
-    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
+    # undefined (None, JSON null) for runs too short to have a steady state
+    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else None
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
         "samples": len(got), "cycles_per_sample": steady,
         "mac_bound_cycles_per_sample": info["mac_bound_cycles_per_sample"],
-        "mac_bound_ratio": steady / info["mac_bound_cycles_per_sample"],
+        "mac_bound_ratio": None if steady is None else steady / info["mac_bound_cycles_per_sample"],
         "accuracy": accuracy(rtl, ar, data.x_test, data.y_test),
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
@@ -155,9 +159,7 @@ def run(args):
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{plan.name}: generating Verilog and building the Verilator model (cached after the first run)",
-                  file=sys.stderr)
-            return
+            return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
@@ -169,14 +171,19 @@ def run(args):
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
     else:
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
-              f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
-              f" ratio {r['mac_bound_ratio']:.3f})")
+        if r["cycles_per_sample"] is None:
+            print(f"  cycles per sample   undefined: {r['samples']} samples are too few for a steady state"
+                  f"  (plan {r['manifest_cycles_per_sample']}, bound: {r['bound']};"
+                  f" MAC bound {r['mac_bound_cycles_per_sample']:.2f})")
+        else:
+            print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
+                  f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+                  f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
         if r["waves"]:

