@@ -74,8 +74,10 @@ def test_one_and_two_samples_bit_exact_for_1_to_5_layers(widths, mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_digits_300_samples_bit_exact(mode):
-    r = simulate(plan_design(NetConfig((64, 32, 10), mode=mode)), "digits", n=300)
+    plan = plan_design(NetConfig((64, 32, 10), mode=mode))
+    r = simulate(plan, "digits", n=300)
     assert_exact(r)
+    assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
     if mode != "sequential":
         assert r["mac_bound_ratio"] <= 1.15, r["mac_bound_ratio"]
 
@@ -93,4 +95,7 @@ def test_random_configurations_bit_exact_on_synthetic(seed):
                     lanes=tuple(int(rng.integers(1, n + 1)) for n in widths[1:]))
     print(f"seed {seed}: {cfg}")
     # random lanes may need more DSP blocks than any device has: the test is about the bits
-    assert_exact(simulate(plan_design(cfg, dsp_budget(10**6)), "synthetic", n=40, seed=seed))
+    plan = plan_design(cfg, dsp_budget(10**6))
+    r = simulate(plan, "synthetic", n=40, seed=seed)
+    assert_exact(r)
+    assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
