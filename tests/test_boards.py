@@ -121,8 +121,8 @@ def test_lut_estimate_grows_with_the_lanes():
 def test_critical_path_in_words():
     """nextpnr's worst path becomes from/to as the design's hierarchy with the Python line of the net."""
     from layerpipe.scripts.synth import critical_path
-    seg = lambda kind, a, b, delay, src=(): {"type": kind, "from": {"cell": a}, "to": {"cell": b}, "delay": delay,
-                                             "sources": list(src)}
+    def seg(kind, a, b, delay, src=()):
+        return {"type": kind, "from": {"cell": a}, "to": {"cell": b}, "delay": delay, "sources": list(src)}
     rep = {"critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
         seg("clk-to-q", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.act_grad_a.$auto$ff_Q", 0.5),
         seg("routing", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.$lut", 1.0,
@@ -141,7 +141,8 @@ def test_critical_path_in_words():
 
 def test_synth_report_tabulates_what_it_is_given():
     from layerpipe.scripts.synth_report import estimates, table
-    res = lambda used, total: {"used": used, "total": total, "percent": 100 * used / total}
+    def res(used, total):
+        return {"used": used, "total": total, "percent": 100 * used / total}
     r = {"board": "icebreaker", "net": "4-8-3", "mode": "layerpipe", "luts": res(2000, 5280), "ffs": res(1000, 5280),
          "dsps": res(7, 8), "brams": res(9, 30), "sprams": res(0, 4), "fmax_mhz": 31.5, "constraint_mhz": 30.0,
          "critical_path": {"from": "a", "to": "b", "logic_levels": 9}, "cycles_per_sample": 29,
