@@ -8,6 +8,7 @@ from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit, pass_layout
 from .mac_array import MacArray
+from .plan import stage_latency
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
@@ -36,11 +37,12 @@ class Stage(wiring.Component):
     time, sharing one MAC array, sweeps twice: first act_grad_a (B), then
     weight_grad (W); each sweep takes H = ceil(n_in / (2 cols)) cycles per
     pass. The memory holds ``2 cols`` columns per word and has a second read
-    port for forward, which reads half a word per cycle. Word t of pass r is
-    written back in round 2 at cycle (passes + r) * H + t + 2 >= r * 2H + H
-    + t + 2 (as passes > r), after forward read it at r * F + 2t + 2 at the
-    latest (F <= 2H, t < H); so forward too sees the weights of the
-    previous beat.
+    port for forward, which reads half a word per cycle (F = ceil(n_in / cols)
+    <= 2H cycles per pass). Word t of pass r is written back in round 2 at
+    cycle (passes + r) * H + t + 1 + d (d = ``WeightGradUnit.LATENCY`` >= 1)
+    >= (2r + 1) * H + t + 2 (as passes > r), after forward read it at
+    r * F + 2t + 2 <= 2rH + 2t + 2 at the latest (t < H); so forward too sees
+    the weights of the previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
@@ -72,9 +74,9 @@ class Stage(wiring.Component):
     bias : Out                            the biases (:class:`BiasUpdate`, from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
-    (:mod:`layerpipe.hw.plan`): ``passes * ceil(n_in / cols)`` with passes =
-    ceil(n_out / lanes) (``b_then_w``: the longer of that and
+    ``plan.cycles_per_beat``, the sweep plus ``stage_latency()``
+    (:mod:`layerpipe.hw.plan`): the sweep is ``passes * ceil(n_in / cols)``
+    with passes = ceil(n_out / lanes) (``b_then_w``: the longer of that and
     ``passes * 2 * ceil(n_in / (2 cols))``).
     """
     def __init__(self, plan, init_weights=None, init_biases=None):
@@ -148,7 +150,8 @@ class Stage(wiring.Component):
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
-        drain = Signal(range(3))
+        latency = stage_latency()
+        drain = Signal(range(latency))
 
         def begin():
             with m.If(self.start):
@@ -168,7 +171,7 @@ class Stage(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == 2):
+                with m.If(drain == latency - 1):
                     m.d.comb += bias_update.en.eq(bwd_en)
                     m.next = "IDLE"
                     begin()
@@ -234,9 +237,11 @@ class Stage(wiring.Component):
                                  wgrad.mac.p[k].eq(mac.p[k]), aga.mac.p[k].eq(mac.p[k])]
 
         # -- forward results: the pass number travels with the last column
-        out_r = Signal.like(fsw.r)
-        r_t2 = Signal.like(fsw.r)
-        m.d.sync += [r_t2.eq(ft["r"]), out_r.eq(r_t2)]
+        out_r = ft["r"]
+        for k in range(ForwardUnit.LATENCY):
+            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 2}")
+            m.d.sync += r_k.eq(out_r)
+            out_r = r_k
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
                      self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
                      self.act_out.p.mask.eq(self._row_mask()[out_r]),
