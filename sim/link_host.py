@@ -4,6 +4,7 @@ set into the board, trains it on chip (or streams it, link-bound), reads the
 weights back and holds them, and the per-epoch counters, to the golden model
 trained on the very same order, bit for bit."""
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -48,9 +49,19 @@ class BoardLink:
 
     def send_bytes(self, data):
         """Raw bytes on the line (tests send broken frames with it)."""
-        self.serial.write(data)
-        self.serial.flush()
+        with self._port_errors():
+            self.serial.write(data)
+            self.serial.flush()
         self.bytes_sent += len(data)
+
+    @contextmanager
+    def _port_errors(self):
+        import serial
+        try:
+            yield
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"port: {self.port}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+                from None
 
     def receive(self):
         """The next frame from the board; LinkError if it stays silent for ``answer_s``."""
@@ -62,9 +73,10 @@ class BoardLink:
                 raise LinkError(f"port: {self.port}: {e}") from None
             if frame is not None:
                 return frame
-            chunk = self.serial.read(1)      # waits up to the read timeout for the first byte
-            if chunk and self.serial.in_waiting:
-                chunk += self.serial.read(self.serial.in_waiting)
+            with self._port_errors():
+                chunk = self.serial.read(1)      # waits up to the read timeout for the first byte
+                if chunk and self.serial.in_waiting:
+                    chunk += self.serial.read(self.serial.in_waiting)
             if chunk:
                 self.bytes_received += len(chunk)
                 self._rest += chunk
@@ -117,27 +129,29 @@ def _name(enum, value):
 
 def connect(port, cfg, digest, baudrate=3_000_000, answer_s=ANSWER_S):
     """Open ``port``, ask the board what it holds, and check it is the design
-    ``digest`` of ``cfg``; returns (BoardLink, INFO fields)."""
+    ``digest`` of ``cfg`` (:func:`check_board`); returns (BoardLink, INFO fields)."""
     link = BoardLink(port, baudrate, answer_s)
     try:
         info = link.info()
-    except LinkError:
+        check_board(info, cfg, digest)
+    except LayerPipeError:
         link.close()
         raise
+    return link, info
+
+
+def check_board(info, cfg, digest):
+    """One line if the board's INFO is not the design ``digest`` of ``cfg``."""
     fmt = protocol.SampleFormat.of(cfg)
     if info["version"] != protocol.VERSION:
-        link.close()
         raise LayerPipeError(f"board: speaks link protocol {info['version']}, this host {protocol.VERSION}")
     if info["digest"] != digest:
-        link.close()
         raise LayerPipeError(f"board: holds design {info['digest']}, not {digest} "
                              f"({'-'.join(map(str, cfg.widths))} {cfg.mode}): load the matching bitstream")
     if (info["inputs"], info["outputs"], info["value_bytes"]) != (fmt.inputs, fmt.outputs, fmt.value_bytes):
-        link.close()
         raise LayerPipeError(f"board: reports {info['inputs']} inputs, {info['outputs']} outputs, "
                              f"{info['value_bytes']}-byte values; the design has {fmt.inputs}, {fmt.outputs}, "
                              f"{fmt.value_bytes}")
-    return link, info
 
 
 def check_fits(dataset, samples, capacity):
@@ -145,6 +159,12 @@ def check_fits(dataset, samples, capacity):
     if samples > capacity:
         raise LayerPipeError(f"dataset: {dataset} needs {samples} samples in the on-chip store, which holds "
                              f"{capacity}; use --stream (link-bound) or a board with more block RAM")
+
+
+def read_weights(link, cfg, fmt):
+    """Every layer's weights with the bias as the last column, as int64 arrays."""
+    return [np.array(link.weights(l, cfg.widths[l + 1], fmt.weight_bytes), dtype=np.int64)
+            for l in range(cfg.n_layers)]
 
 
 def _frames(n, per_frame):
@@ -171,9 +191,18 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
     fmt = protocol.SampleFormat.of(cfg)
     xs, ys = ar.input(data.x_train), data.y_train
     n = len(xs)
+    if not stream:
+        check_fits(data.name, n, info["capacity"])
     m = info["lfsr_bits"]
     order = EpochOrder(n, seed_state(seed, m), m)
+    # the golden model starts from the weights the board holds now (a fresh
+    # board: the design's initial weights; otherwise those of its last run)
     gold = Pipeline(cfg, ar)
+    start = read_weights(link, cfg, fmt)
+    fresh = all(np.array_equal(w, np.concatenate([gw, gb[:, None]], axis=1))
+                for w, gw, gb in zip(start, gold.weights, gold.biases))
+    gold.weights = [w[:, :-1].copy() for w in start]
+    gold.biases = [w[:, -1].copy() for w in start]
     mismatches, first = 0, None
     counters, index = [], 0
     per_frame = max(1, min(FRAME_PAYLOAD // fmt.sample_bytes, info["capacity"]))
@@ -196,7 +225,6 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
             first = first or f"epoch {e} counters {got} differ from the golden model's {want}"
 
     if not stream:
-        check_fits(data.name, n, info["capacity"])
         link.call(Cmd.CLEAR)
         for a, b in _frames(n, per_frame):
             reply = link.request(Cmd.WRITE, fmt.encode_samples(xs[a:b], ys[a:b]))
@@ -226,6 +254,12 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
             say("train", e, epochs)
         samples_link = n
     else:
+        # STREAM frames are staged in the store's free tail
+        free = info["capacity"] - link.status()["stored"]
+        if free == 0:
+            link.call(Cmd.CLEAR)
+            free = info["capacity"]
+        per_frame = min(per_frame, free)
         link_cycles = 0
         for e in range(epochs):
             o = order.epoch()
@@ -250,21 +284,17 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
         samples_link = n * epochs
 
     # weights, bit for bit
-    rows, weights_ok = [], True
-    for l in range(cfg.n_layers):
-        got = link.weights(l, cfg.widths[l + 1], fmt.weight_bytes)
-        want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
-        for r, (w, g) in enumerate(zip(want, got)):
-            if w != g:
-                mismatches += 1
-                weights_ok = False
-                j = next(j for j, (x, y) in enumerate(zip(w, g)) if x != y)
-                first = first or (f"layer {l + 1} row {r} column {j}: weight {g[j]} differs from the golden "
-                                  f"model's {w[j]}")
-        rows.append(got)
+    rows, weights_ok = read_weights(link, cfg, fmt), True
+    for l, got in enumerate(rows):
+        want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1)
+        for r, c in np.argwhere(got != want)[:1]:
+            mismatches += int(np.sum(got != want))
+            weights_ok = False
+            first = first or (f"layer {l + 1} row {r} column {c}: weight {got[r, c]} differs from the golden "
+                              f"model's {want[r, c]}")
     board = Pipeline(cfg, ar)
-    board.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in rows]
-    board.biases = [np.array(w, dtype=np.int64)[:, -1] for w in rows]
+    board.weights = [w[:, :-1] for w in rows]
+    board.biases = [w[:, -1] for w in rows]
     trained = epochs * n
     baud = clock_hz / info["baud_divisor"] if clock_hz else None
     per_s = (lambda cycles: clock_hz / cycles if clock_hz and cycles else None)
@@ -288,5 +318,5 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
         },
         "on_chip_cycles": run_cycles or None,
         "on_chip_samples_per_s": trained * per_s(run_cycles) if run_cycles and clock_hz else None,
-        "clock_hz": clock_hz, "store_capacity": info["capacity"], "digest": info["digest"],
+        "fresh_board": fresh, "clock_hz": clock_hz, "store_capacity": info["capacity"], "digest": info["digest"],
     }
