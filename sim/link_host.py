@@ -33,7 +33,11 @@ class BoardLink:
     URL such as ``socket://host:port``). Counts the bytes both ways."""
 
     def __init__(self, port, baudrate=3_000_000, answer_s=ANSWER_S):
+        import os
+
         import serial
+        if "://" not in port and not os.path.exists(port):
+            raise LayerPipeError(f"port: {port!r} does not exist (no such serial device)")
         try:
             self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05)
         except (serial.SerialException, ValueError, OSError) as e:

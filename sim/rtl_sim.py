@@ -130,11 +130,46 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--serve", metavar="HOST:PORT", help="serve the board's top (host link included) on a TCP "
+                   "socket until the client disconnects; train it with `layerpipe run --port socket://HOST:PORT`")
+    p.add_argument("--board", help="with --serve: the board whose top is simulated")
+    p.add_argument("--divisor", default=None, type=_int("divisor"),
+                   help="with --serve: UART clock cycles per bit (default 8: a fast simulation)")
+    p.add_argument("--store", default=None, type=_int("store"),
+                   help="with --serve: samples the on-chip store holds (default: the board's, else 2048)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
+
+
+def serve(args, cfg):
+    """``--serve HOST:PORT``: the link top in Verilator behind a TCP socket."""
+    from . import link_serve
+    host, _, port = args.serve.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise LayerPipeError(f"serve: {args.serve!r} is not HOST:PORT (e.g. localhost:4000)")
+    divisor = args.divisor if args.divisor is not None else link_serve.SIM_DIVISOR
+    store = args.store if args.store is not None else 2048
+    if not 4 <= divisor <= 2 ** 20:
+        raise LayerPipeError(f"divisor: {divisor} is out of range 4..1048576 clock cycles per bit")
+    if not 1 <= store <= 2 ** 20 - 1:
+        raise LayerPipeError(f"store: {store} is out of range 1..1048575 samples")
+    if cfg.lanes is None:
+        generator.choose_lanes(cfg.widths, args.dsp_budget)
+    print(f"{cfg.name}: building the link top (UART {divisor} cycles per bit, a store of {store} samples)",
+          file=sys.stderr)
+    model, info = link_serve.build(cfg, divisor, store, args.dsp_budget)
+    say = (lambda p: print(f"serving {cfg.name} (digest {info['digest']}) on {host}:{p}: "
+                           f"layerpipe run --port socket://{host}:{p} --net {args.net} --mode {cfg.mode}",
+                           file=sys.stderr, flush=True))
+    r = link_serve.serve(model, host, int(port), divisor, say)
+    if args.json:
+        print(json.dumps({"digest": info["digest"], "divisor": divisor, "store": store, **r}))
+    return 0
 
 
 def run(args):
     cfg = config_from_args(args)
+    if args.serve:
+        return serve(args, cfg)
     if not 1 <= args.samples <= 100_000:
         raise LayerPipeError(f"samples: {args.samples} is out of range 1..100000")
     for name in ("gaps", "backpressure"):

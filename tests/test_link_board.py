@@ -132,5 +132,5 @@ def test_silent_board_and_missing_port():
     with pytest.raises(LinkError, match="does not answer"):
         connect(f"socket://127.0.0.1:{server.getsockname()[1]}", CFG, "0" * 12, answer_s=0.3)
     server.close()
-    with pytest.raises(LayerPipeError, match="^port: cannot open '/dev/does-not-exist'"):
+    with pytest.raises(LayerPipeError, match="^port: ./dev/does-not-exist. does not exist"):
         connect("/dev/does-not-exist", CFG, "0" * 12)
