@@ -80,6 +80,13 @@ def test_generate_takes_lanes_or_a_budget(tmp_path):
     (["sim", "--waves", "run.txt"], "waves"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
+    (["run", "--port", "/dev/does-not-exist", "--net", "4-8-3", "--dataset", "iris"], "port"),
+    (["run", "--net", "4-8-3", "--dataset", "iris"], "--port"),
+    (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "digits"], "net"),
+    (["run", "--port", "socket://localhost:1", "--epochs", "0"], "epochs"),
+    (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "iris"], "port"),   # nobody there
+    (["sim", "--serve", "localhost", "--net", "4-8-3"], "serve"),
+    (["sim", "--serve", "localhost:4000", "--net", "4-8-3", "--divisor", "2"], "divisor"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
 ])

@@ -134,3 +134,34 @@ def test_silent_board_and_missing_port():
     server.close()
     with pytest.raises(LayerPipeError, match="^port: ./dev/does-not-exist. does not exist"):
         connect("/dev/does-not-exist", CFG, "0" * 12)
+
+
+def test_cli_serve_and_run_json():
+    """`layerpipe sim --serve` and `layerpipe run --json` as a user runs them (the model of the fixture)."""
+    import json
+    import subprocess
+    import sys
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = [sys.executable, "-m", "layerpipe.hw.cli"]
+    server = subprocess.Popen(cli + ["sim", "--serve", f"127.0.0.1:{port}", "--net", "4-8-3",
+                                     "--store", str(CAPACITY), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while "serving" not in (line := server.stderr.readline()):
+            assert line, f"the server stopped: {server.stderr.read()}"
+        r = subprocess.run(cli + ["run", "--port", f"socket://127.0.0.1:{port}", "--net", "4-8-3",
+                                  "--dataset", "iris", "--epochs", "1", "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["bit_exact"] and out["counters"][0]["bit_exact"] and out["samples"] == 120
+        for key in ("accuracy", "cycles_per_sample", "link", "on_chip_samples_per_s"):
+            assert out[key] is not None, key
+        served = json.loads(server.communicate(timeout=60)[0])
+        # the server saw the whole session: more bytes than the upload sent, more cycles than training took
+        assert served["bytes_in"] + served["bytes_out"] > out["link"]["bytes"]
+        assert served["cycles"] > out["on_chip_cycles"] > 0
+    finally:
+        server.kill()

@@ -263,7 +263,11 @@ class LinkTop(wiring.Component):
         a_epochs, a_state = args[:16], args[16:40]
         a_layer, a_row = args[:8], args[8:24]
         a_epoch = args[:16]
-        layer_sel = a_layer[:max(1, (L - 1).bit_length())]
+        layer_bits = max(1, (L - 1).bit_length())
+        layer_sel = a_layer[:layer_bits]
+        # the weight walk's layer and row, held from the decision on (a frame the host
+        # sends meanwhile, against the protocol, must not move it)
+        rb_layer, rb_row = Signal(layer_bits), Signal(16)
         m.d.comb += ctr.read_slot.eq(a_epoch)
         n_in = Array(Const(w, 16) for w in cfg.widths[:-1])
         n_out = Array(Const(w, 16) for w in cfg.widths[1:])
@@ -272,7 +276,7 @@ class LinkTop(wiring.Component):
         wait = Signal(2)
         wshift = Signal(8 * fmt.weight_bytes)
         wleft = Signal(range(fmt.weight_bytes + 1))
-        m.d.comb += [pipe.readback_layer.eq(a_layer), pipe.readback_row.eq(a_row), pipe.readback_col.eq(col)]
+        m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
 
         cycles, run_cycles = Signal(48), Signal(48)
         m.d.sync += cycles.eq(cycles + 1)
@@ -374,7 +378,8 @@ class LinkTop(wiring.Component):
                                          run_cycles.eq(0)]
                             send(ack, head.seq, 0, 0)
                         with m.Case(Cmd.WEIGHTS):
-                            m.d.sync += [col.eq(0), wait.eq(0), wleft.eq(0)]
+                            m.d.sync += [col.eq(0), wait.eq(0), wleft.eq(0), rb_layer.eq(layer_sel),
+                                         rb_row.eq(a_row)]
                             send(ack, head.seq, (n_in[layer_sel] + 1) * fmt.weight_bytes, 1)
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
@@ -398,7 +403,7 @@ class LinkTop(wiring.Component):
                                     m.d.sync += [col.eq(col + 1), wait.eq(0)]
                         with m.Elif(wait != 3):
                             m.d.sync += wait.eq(wait + 1)
-                        with m.Elif(col <= n_in[layer_sel]):
+                        with m.Elif(col <= n_in[rb_layer]):
                             m.d.sync += [wshift.eq(pipe.readback_data.as_signed()), wleft.eq(fmt.weight_bytes)]
                     with m.Case(2):       # a STREAM's outputs as they leave the pipeline
                         m.d.comb += [ftx.payload.valid.eq(rleft != 0), ftx.payload.payload.eq(rshift[:8])]
