@@ -64,47 +64,41 @@ class FrameReceiver(wiring.Component):
                     m.d.comb += check.start.eq(1)
                     m.d.sync += index.eq(0)
                     m.next = "header"
-            with m.State("header"):
-                m.d.comb += self.receiving.eq(1)
-                with m.If(timed_out):
-                    m.next = "hunt"
-                with m.If(got):
-                    m.d.comb += check.valid.eq(1)
-                    m.d.sync += index.eq(index + 1)
-                    with m.Switch(index):
-                        with m.Case(0):
-                            m.d.sync += self.header.type.eq(byte)
-                        with m.Case(1):
-                            m.d.sync += self.header.seq.eq(byte)
-                        with m.Case(2):
-                            m.d.sync += self.header.length[:8].eq(byte)
-                        with m.Case(3):
-                            m.d.sync += [self.header.length[8:].eq(byte), self.started.eq(1), index.eq(0)]
-                            with m.If((self.header.length[:8] == 0) & (byte == 0)):
-                                m.next = "crc"
-                            with m.Else():
-                                m.next = "payload"
-            with m.State("payload"):
-                m.d.comb += self.receiving.eq(1)
-                with m.If(timed_out):
-                    m.next = "hunt"
-                with m.If(got):
-                    m.d.comb += check.valid.eq(1)
-                    m.d.sync += [self.payload.valid.eq(1), self.payload.p.byte.eq(byte),
-                                 self.payload.p.index.eq(index), index.eq(index + 1)]
-                    with m.If(index == self.header.length - 1):
-                        m.d.sync += index.eq(0)
-                        m.next = "crc"
-            with m.State("crc"):
-                m.d.comb += self.receiving.eq(1)
-                with m.If(timed_out):
-                    m.next = "hunt"
-                with m.If(got):
-                    m.d.comb += check.valid.eq(1)
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == 1):
-                        m.next = "check"
+            for part in ("header", "payload", "crc"):
+                with m.State(part):
+                    m.d.comb += self.receiving.eq(1)
+                    with m.If(timed_out):
+                        m.next = "hunt"
+                    with m.If(got):
+                        m.d.comb += check.valid.eq(1)
+                        m.d.sync += index.eq(index + 1)
+                        self._byte(m, part, byte, index)
             with m.State("check"):      # match_detected reflects the last byte one cycle later
                 m.d.sync += [self.done.eq(1), self.error.eq(Mux(check.match_detected, 0, protocol.Error.BAD_CRC))]
                 m.next = "hunt"
         return m
+
+    def _byte(self, m, part, byte, index):
+        """What a byte that arrived in ``part`` of the frame does."""
+        if part == "header":
+            with m.Switch(index):
+                with m.Case(0):
+                    m.d.sync += self.header.type.eq(byte)
+                with m.Case(1):
+                    m.d.sync += self.header.seq.eq(byte)
+                with m.Case(2):
+                    m.d.sync += self.header.length[:8].eq(byte)
+                with m.Case(3):
+                    m.d.sync += [self.header.length[8:].eq(byte), self.started.eq(1), index.eq(0)]
+                    with m.If((self.header.length[:8] == 0) & (byte == 0)):
+                        m.next = "crc"
+                    with m.Else():
+                        m.next = "payload"
+        elif part == "payload":
+            m.d.sync += [self.payload.valid.eq(1), self.payload.p.byte.eq(byte), self.payload.p.index.eq(index)]
+            with m.If(index == self.header.length - 1):
+                m.d.sync += index.eq(0)
+                m.next = "crc"
+        else:
+            with m.If(index == 1):
+                m.next = "check"
