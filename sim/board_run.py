@@ -8,7 +8,7 @@ from layerpipe.hw import generator
 from layerpipe.hw.errors import LayerPipeError
 
 from . import datasets
-from .link_host import ANSWER_S, connect, train_on_board
+from .link_host import ANSWER_S, SOCKET_ANSWER_S, connect, train_on_board
 from .train import _int, add_config_arguments, config_from_args
 
 
@@ -41,7 +41,8 @@ def add_arguments(p):
                    help="link-bound: send every sample of every epoch over the link (no store needed)")
     p.add_argument("--clock-mhz", type=float, help="the board's clock, for per-second figures "
                    "(default: the board's; 100 for a simulated board)")
-    p.add_argument("--answer-timeout", default=ANSWER_S, type=float, help="seconds a silent board is waited for")
+    p.add_argument("--answer-timeout", default=None, type=float, help=f"seconds a silent board is waited for "
+                   f"(default {ANSWER_S:g}, {SOCKET_ANSWER_S:g} over socket://)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
@@ -50,6 +51,8 @@ def run(args):
     cfg = config_from_args(args)
     if not 1 <= args.epochs <= 10_000:
         raise LayerPipeError(f"epochs: {args.epochs} is out of range 1..10000")
+    if args.answer_timeout is not None and not args.answer_timeout > 0:
+        raise LayerPipeError(f"answer-timeout: {args.answer_timeout} must be positive (seconds)")
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise LayerPipeError(f"clock-mhz: {args.clock_mhz} must be positive")
     data = datasets.load(args.dataset, cfg.widths, cfg.seed)

@@ -18,6 +18,14 @@ from .train import accuracy
 
 FRAME_PAYLOAD = 4096        # bytes of samples per WRITE or STREAM frame (at most)
 ANSWER_S = 5.0              # a reply's bytes may pause this long (wall time) before the board counts as silent
+SOCKET_ANSWER_S = 120.0     # the same over socket://, where the board may be a simulation (and the machine busy)
+
+
+def answer_seconds(port, answer_s=None):
+    """How long a silent board is waited for: ``answer_s``, or the default of the kind of port."""
+    if answer_s is not None:
+        return answer_s
+    return SOCKET_ANSWER_S if port.startswith("socket://") else ANSWER_S
 
 
 class LinkError(LayerPipeError):
@@ -32,7 +40,7 @@ class BoardLink:
     """One serial connection to a board (``port``: a device or any pyserial
     URL such as ``socket://host:port``). Counts the bytes both ways."""
 
-    def __init__(self, port, baudrate=3_000_000, answer_s=ANSWER_S):
+    def __init__(self, port, baudrate=3_000_000, answer_s=None):
         import os
 
         import serial
@@ -43,7 +51,7 @@ class BoardLink:
         except (serial.SerialException, ValueError, OSError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise LayerPipeError(f"port: cannot open {port!r}: {reason}") from None
-        self.port, self.answer_s = port, answer_s
+        self.port, self.answer_s = port, answer_seconds(port, answer_s)
         self.seq = 0
         self.bytes_sent = self.bytes_received = 0
         self._rest = b""
@@ -131,7 +139,7 @@ def _name(enum, value):
         return f"0x{value:02x}"
 
 
-def connect(port, cfg, digest, baudrate=3_000_000, answer_s=ANSWER_S):
+def connect(port, cfg, digest, baudrate=3_000_000, answer_s=None):
     """Open ``port``, ask the board what it holds, and check it is the design
     ``digest`` of ``cfg`` (:func:`check_board`); returns (BoardLink, INFO fields)."""
     link = BoardLink(port, baudrate, answer_s)
