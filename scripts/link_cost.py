@@ -13,17 +13,21 @@ import sys
 from layerpipe.hw.config import NetConfig, parse_widths
 from layerpipe.hw.errors import LayerPipeError
 
+from layerpipe.hw.plan import plan_design
+from layerpipe.hw.target import TARGETS
+
 from .synth_cells import FAMILIES, synth_cells
+
+TARGET_OF = {"ecp5": "ecp5-85f", "ice40": "ice40up5k"}
 
 BRAM = {"ecp5": ("DP16KD",), "ice40": ("SB_RAM40_4K", "SB_SPRAM256KA")}
 
 
-def link_cost(cfg, store, family, divisor=33):
+def link_cost(plan, store, family, divisor=33):
     from layerpipe.hw import generator
     from layerpipe.hw.link.link_top import LinkTop
-    pipe = generator.build(cfg)
-    bare = synth_cells(generator.build(cfg), family)
-    top = synth_cells(LinkTop(pipe, cfg, cfg.digest(), divisor, store), family)
+    bare = synth_cells(generator.build(plan), family)
+    top = synth_cells(LinkTop(generator.build(plan), divisor, store), family)
     bram = lambda r: sum(n for c, n in r["cells"].items() if c.startswith(BRAM[family]))
     kinds = ("lut", "ff", "carry", "dsp")
     return {"family": family, "store": store, "link": {k: top[k] - bare[k] for k in kinds} |
@@ -40,11 +44,12 @@ def main(argv=None):
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     try:
-        cfg = NetConfig(parse_widths(args.net))
+        plans = {fam: plan_design(NetConfig(parse_widths(args.net)), TARGETS[TARGET_OF[fam]])
+                 for fam in args.family or ["ecp5"]}
     except LayerPipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results = [link_cost(cfg, args.store, fam) for fam in args.family or ["ecp5"]]
+    results = [link_cost(plan, args.store, fam) for fam, plan in plans.items()]
     if args.json:
         print(json.dumps({"net": args.net, "results": results}))
     else:

@@ -4,12 +4,12 @@ bit against the golden model."""
 import json
 import sys
 
-from layerpipe.hw import generator
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.options import add_config_arguments, add_hardware_arguments, integer
 
 from . import datasets
 from .link_host import ANSWER_S, SOCKET_ANSWER_S, connect, train_on_board
-from .train import _int, add_config_arguments, config_from_args
+from .rtl_sim import plan_of
 
 
 def board_defaults(name):
@@ -23,20 +23,17 @@ def board_defaults(name):
     return board(name)
 
 
-def expected_digest(cfg, budget=generator.DEFAULT_DSP_BUDGET):
-    """The manifest digest of the design ``cfg`` builds (what the board must report)."""
-    return generator.manifest(cfg, generator.build(cfg, budget=budget))["digest"]
-
-
 def add_arguments(p):
     add_config_arguments(p)
-    generator.add_hardware_arguments(p)
+    add_hardware_arguments(p)
+    p.add_argument("--manifest", metavar="DIR/manifest.json",
+                   help="the design the board holds, as `generate` wrote it (instead of --net etc.)")
     p.add_argument("--board", help="the board (its default net, clock and data set)")
     p.add_argument("--port", required=True, help="serial device or pyserial URL, e.g. /dev/ttyUSB0 or "
                    "socket://localhost:4000 (a board served by `layerpipe sim --serve`)")
-    p.add_argument("--baud", default=3_000_000, type=_int("baud"), help="serial baud rate (default 3000000)")
+    p.add_argument("--baud", default=3_000_000, type=integer("baud"), help="serial baud rate (default 3000000)")
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
-    p.add_argument("--epochs", default=2, type=_int("epochs"), help="epochs (default 2)")
+    p.add_argument("--epochs", default=2, type=integer("epochs"), help="epochs (default 2)")
     p.add_argument("--stream", action="store_true",
                    help="link-bound: send every sample of every epoch over the link (no store needed)")
     p.add_argument("--clock-mhz", type=float, help="the board's clock, for per-second figures "
@@ -48,7 +45,8 @@ def add_arguments(p):
 
 def run(args):
     b = board_defaults(args.board)
-    cfg = config_from_args(args)
+    plan = plan_of(args)
+    cfg = plan.config
     if not 1 <= args.epochs <= 10_000:
         raise LayerPipeError(f"epochs: {args.epochs} is out of range 1..10000")
     if args.answer_timeout is not None and not args.answer_timeout > 0:
@@ -58,8 +56,7 @@ def run(args):
     data = datasets.load(args.dataset, cfg.widths, cfg.seed)
     clock_mhz = args.clock_mhz or (b.clock_mhz if b is not None else None) or \
         (100.0 if args.port.startswith("socket://") else None)
-    digest = expected_digest(cfg, args.dsp_budget)
-    link, info = connect(args.port, cfg, digest, args.baud, args.answer_timeout)
+    link, info = connect(args.port, cfg, plan.digest, args.baud, args.answer_timeout)
     bar = None
 
     def show(phase, done, total):

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from layerpipe.hw import generator
-from layerpipe.hw.link.link_top import LinkTop
+from layerpipe.hw.link.link_top import LinkTop, check_store, store_capacity
 
 from . import verilator
 
@@ -18,25 +18,28 @@ SIM_CLOCK_HZ = 100e6          # the bench's clock period is 10 ns
 BUILD_DIR = Path("build")
 
 
-def link_top(cfg, divisor, capacity, budget=generator.DEFAULT_DSP_BUDGET):
-    """The link top of ``cfg`` and the manifest of its pipeline."""
-    pipe = generator.build(cfg, budget=budget)
-    info = generator.manifest(cfg, pipe)
-    return LinkTop(pipe, cfg, info["digest"], divisor, capacity), info
+DEFAULT_STORE = 2048          # samples, where the target sets no memory limit
 
 
-def build(cfg, divisor=SIM_DIVISOR, capacity=256, budget=generator.DEFAULT_DSP_BUDGET):
-    """Verilog of the link top and its Verilator model; returns (Model, manifest)."""
+def default_store(plan):
+    """What the target's block RAM leaves for the store, or :data:`DEFAULT_STORE`."""
+    most = store_capacity(plan)
+    return DEFAULT_STORE if most is None else most
+
+
+def build(plan, divisor=SIM_DIVISOR, capacity=256):
+    """Verilog of the link top of ``plan`` and its Verilator model; returns (Model, manifest)."""
     from amaranth.back import verilog
-    top, info = link_top(cfg, divisor, capacity, budget)
-    name = f"{cfg.name}_link"
-    out = BUILD_DIR / "generated" / f"{info['digest']}_link_d{divisor}_c{capacity}"
+    check_store(plan, capacity)
+    top = LinkTop(generator.build(plan), divisor, capacity)
+    name = f"{plan.name}_link"
+    out = BUILD_DIR / "generated" / f"{plan.digest}_link_d{divisor}_c{capacity}"
     out.mkdir(parents=True, exist_ok=True)
     vfile = out / f"{name}.v"
     text = verilog.convert(top, name=name, emit_src=False)
     if not (vfile.is_file() and vfile.read_text() == text):
         vfile.write_text(text)
-    return verilator.build(vfile, name, BUILD_DIR / "verilator"), info
+    return verilator.build(vfile, name, BUILD_DIR / "verilator"), plan.manifest()
 
 
 def serve(model, host, port, divisor, on_listen=None, stall_s=0.5):

@@ -10,10 +10,13 @@ import numpy as np
 
 from layerpipe.hw import generator
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hardware_arguments, integer,
+                                  plan_from_args)
+from layerpipe.hw.plan import load_manifest
 
 from . import datasets, verilator
 from .golden import IntegerArithmetic, Pipeline
-from .train import _int, accuracy, add_config_arguments, config_from_args, sample_stream
+from .train import accuracy, sample_stream
 
 BUILD_DIR = Path("build")
 
@@ -61,24 +64,25 @@ def wave_format(path):
     return fmt
 
 
-def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
-             budget=generator.DEFAULT_DSP_BUDGET):
-    """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
+def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+    """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
+    in Verilator on ``n`` samples and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
     the run is written (see :func:`wave_format`). ``progress(phase, done,
     total)`` hears of the phases ``"build"`` (Verilog and the Verilator model)
     and ``"train"`` (samples whose results have left the pipeline).
     """
+    cfg = plan.config
     wave_fmt = wave_format(waves) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
-    out = BUILD_DIR / "generated" / cfg.digest()
-    info = generator.generate(cfg, out, budget=budget)
-    vfile = out / f"{cfg.name}.v"
+    out = BUILD_DIR / "generated" / plan.digest
+    info = generator.generate(plan, out)
+    vfile = out / f"{plan.name}.v"
     t0 = time.time()
-    model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
+    model = verilator.build(vfile, plan.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -104,7 +108,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     rtl.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in res["weights"]]
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
-    skip = min(2 * cfg.n_layers + 2, max(len(done) // 4, 1))
+    skip = min(plan.fill_beats + 3, max(len(done) // 4, 1))
     steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
@@ -116,68 +120,77 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
         "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
         "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
-        "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
+        "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
+        "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
     }
 
 
 def add_arguments(p):
     add_config_arguments(p)
-    generator.add_hardware_arguments(p)
+    add_hardware_arguments(p)
+    p.add_argument("--manifest", metavar="DIR/manifest.json",
+                   help="simulate the design a manifest describes (written by generate) instead of --net etc.")
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
-    p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
+    p.add_argument("--samples", default=300, type=integer("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
     p.add_argument("--serve", metavar="HOST:PORT", help="serve the board's top (host link included) on a TCP "
                    "socket until the client disconnects; train it with `layerpipe run --port socket://HOST:PORT`")
-    p.add_argument("--board", help="with --serve: the board whose top is simulated")
-    p.add_argument("--divisor", default=None, type=_int("divisor"),
+    p.add_argument("--divisor", default=None, type=integer("divisor"),
                    help="with --serve: UART clock cycles per bit (default 8: a fast simulation)")
-    p.add_argument("--store", default=None, type=_int("store"),
-                   help="with --serve: samples the on-chip store holds (default: the board's, else 2048)")
+    p.add_argument("--store", default=None, type=integer("store"),
+                   help="with --serve: samples the on-chip store holds (default: what the target's block RAM leaves, else 2048)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
-def serve(args, cfg):
-    """``--serve HOST:PORT``: the link top in Verilator behind a TCP socket."""
+def serve(args, plan):
+    """``--serve HOST:PORT``: the link top of ``plan`` in Verilator behind a TCP socket."""
     from . import link_serve
     host, _, port = args.serve.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise LayerPipeError(f"serve: {args.serve!r} is not HOST:PORT (e.g. localhost:4000)")
     divisor = args.divisor if args.divisor is not None else link_serve.SIM_DIVISOR
-    store = args.store if args.store is not None else 2048
+    store = args.store if args.store is not None else link_serve.default_store(plan)
     if not 4 <= divisor <= 2 ** 20:
         raise LayerPipeError(f"divisor: {divisor} is out of range 4..1048576 clock cycles per bit")
-    if not 1 <= store <= 2 ** 20 - 1:
-        raise LayerPipeError(f"store: {store} is out of range 1..1048575 samples")
-    if cfg.lanes is None:
-        generator.choose_lanes(cfg.widths, args.dsp_budget)
-    print(f"{cfg.name}: building the link top (UART {divisor} cycles per bit, a store of {store} samples)",
+    link_serve.check_store(plan, store)
+    print(f"{plan.name}: building the link top (UART {divisor} cycles per bit, a store of {store} samples)",
           file=sys.stderr)
-    model, info = link_serve.build(cfg, divisor, store, args.dsp_budget)
-    say = (lambda p: print(f"serving {cfg.name} (digest {info['digest']}) on {host}:{p}: "
-                           f"layerpipe run --port socket://{host}:{p} --net {args.net} --mode {cfg.mode}",
+    model, info = link_serve.build(plan, divisor, store)
+    say = (lambda p: print(f"serving {plan.name} on {host}:{p}: layerpipe run --port socket://{host}:{p} "
+                           f"--net {'-'.join(map(str, plan.widths))} --mode {plan.mode}",
                            file=sys.stderr, flush=True))
     r = link_serve.serve(model, host, int(port), divisor, say)
     if args.json:
-        print(json.dumps({"digest": info["digest"], "divisor": divisor, "store": store, **r}))
+        print(json.dumps({"digest": plan.digest, "divisor": divisor, "store": store, **r}))
     return 0
 
 
+def plan_of(args):
+    """The design of ``--manifest``, or of the config and hardware options."""
+    if args.manifest is None:
+        return plan_from_args(args)
+    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget") if getattr(args, name, None) is not None]
+    if given or args.over_budget:
+        name = (given or ["over_budget"])[0].replace("_", "-")
+        raise LayerPipeError(f"manifest: the design comes from the manifest; drop --{name}")
+    return load_manifest(args.manifest)
+
+
 def run(args):
-    cfg = config_from_args(args)
+    plan = plan_of(args)
+    cfg = plan.config
     if args.serve:
-        return serve(args, cfg)
+        return serve(args, plan)
     if not 1 <= args.samples <= 100_000:
         raise LayerPipeError(f"samples: {args.samples} is out of range 1..100000")
     for name in ("gaps", "backpressure"):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
-    if cfg.lanes is None:
-        generator.choose_lanes(cfg.widths, args.dsp_budget)   # and a budget too small
     if args.waves:
         wave_format(args.waves)
     bar = None
@@ -185,7 +198,7 @@ def run(args):
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{cfg.name}: generating Verilog and building the Verilator model (cached after the first run)",
+            print(f"{plan.name}: generating Verilog and building the Verilator model (cached after the first run)",
                   file=sys.stderr)
             return
         if bar is None:
@@ -193,8 +206,8 @@ def run(args):
             bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
         bar.update(done - bar.n)
     try:
-        r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                     progress=None if args.json else show, budget=args.dsp_budget)
+        r = simulate(plan, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
+                     progress=None if args.json else show)
     finally:
         if bar is not None:
             bar.close()
@@ -204,7 +217,8 @@ def run(args):
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
+              f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
               f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")

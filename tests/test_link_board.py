@@ -14,19 +14,21 @@ import numpy as np
 import pytest
 
 from layerpipe.hw.config import NetConfig
+from layerpipe.hw.plan import plan_design
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.link import protocol
 from layerpipe.hw.link.protocol import Cmd, Error
 from layerpipe.sim import datasets, link_serve
 from layerpipe.sim.link_host import LinkError, connect, check_board, read_weights, train_on_board
 
-CFG = NetConfig((4, 8, 3))
+PLAN = plan_design(NetConfig((4, 8, 3)))
+CFG = PLAN.config
 CAPACITY = 128
 
 
 @pytest.fixture(scope="module")
 def board():
-    model, manifest = link_serve.build(CFG, capacity=CAPACITY)
+    model, manifest = link_serve.build(PLAN, capacity=CAPACITY)
     with link_serve.ServedBoard(model) as served:
         link, info = connect(served.url, CFG, manifest["digest"])
         yield link, info, manifest

@@ -4,6 +4,8 @@ import pytest
 
 from layerpipe.hw.config import NetConfig
 from layerpipe.hw.fixed_point import Format
+from layerpipe.hw.plan import plan_design
+from layerpipe.hw.target import dsp_budget
 from layerpipe.sim.rtl_sim import simulate
 
 
@@ -18,7 +20,8 @@ MODES = ["layerpipe", "pipedream", "sequential"]
 @pytest.mark.parametrize("mode", MODES)
 def test_iris_trains_bit_exact(mode):
     events = []
-    r = simulate(NetConfig((4, 8, 3), mode=mode), "iris", n=30, progress=lambda *e: events.append(e))
+    plan = plan_design(NetConfig((4, 8, 3), mode=mode))
+    r = simulate(plan, "iris", n=30, progress=lambda *e: events.append(e))
     assert_exact(r)
     # the progress callback hears of the build, then of samples done, up to all of them
     assert events[0] == ("build", 0, 30) and events[-1] == ("train", 30, 30)
@@ -26,14 +29,13 @@ def test_iris_trains_bit_exact(mode):
     assert len(done) == len(events) - 1 and done == sorted(done)
     assert r["samples"] == 30 and r["status"]["trained"] == 30
     assert r["accuracy"] == r["golden_accuracy"]
-    per_sample = r["cycles_per_beat"] * (4 if mode == "sequential" else 1)
-    assert r["cycles_per_sample"] == pytest.approx(per_sample, abs=0.5)
+    assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_gaps_and_backpressure_in_verilator(mode):
     """The models of test_iris_trains_bit_exact, fed with gaps and drained with backpressure."""
-    r = simulate(NetConfig((4, 8, 3), mode=mode), "iris", n=25, seed=3, gap=0.3, backpressure=0.5)
+    r = simulate(plan_design(NetConfig((4, 8, 3), mode=mode)), "iris", n=25, seed=3, gap=0.3, backpressure=0.5)
     assert_exact(r)
     assert r["samples"] == 25 and r["status"]["trained"] == 25
 
@@ -41,7 +43,7 @@ def test_gaps_and_backpressure_in_verilator(mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_digits_300_samples_bit_exact(mode):
-    r = simulate(NetConfig((64, 32, 10), mode=mode), "digits", n=300)
+    r = simulate(plan_design(NetConfig((64, 32, 10), mode=mode)), "digits", n=300)
     assert_exact(r)
     if mode != "sequential":
         assert r["mac_bound_ratio"] <= 1.15, r["mac_bound_ratio"]
@@ -59,4 +61,5 @@ def test_random_configurations_bit_exact_on_synthetic(seed):
                     mode=("layerpipe", "pipedream")[seed % 2],
                     lanes=tuple(int(rng.integers(1, n + 1)) for n in widths[1:]))
     print(f"seed {seed}: {cfg}")
-    assert_exact(simulate(cfg, "synthetic", n=40, seed=seed))
+    # random lanes may need more DSP blocks than any device has: the test is about the bits
+    assert_exact(simulate(plan_design(cfg, dsp_budget(10**6)), "synthetic", n=40, seed=seed))

@@ -4,15 +4,17 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..errors import LayerPipeError
 from . import protocol
 from .epoch_counters import EpochCounters
-from .epoch_order import EpochOrder, lfsr_bits
+from .epoch_order import TAPS, EpochOrder, lfsr_bits
 from .frame_rx import FrameReceiver
 from .frame_tx import FrameSender
 from .protocol import ARGS, Cmd, Error
 from .uart import UartRx, UartTx
 
 EPOCH_SLOTS = 16        # counters of the last 16 epochs stay readable
+MAX_STORE = 2 ** max(TAPS) - 1     # the LFSR walk covers this many samples
 
 
 def sample_values(layout):
@@ -23,11 +25,44 @@ def sample_values(layout):
     return 1, shape
 
 
-def store_bits(cfg, capacity, sample_layout):
-    """Block-RAM bits the sample store of ``capacity`` samples takes."""
-    lanes, shape = sample_values(sample_layout)
-    transfers = -(-cfg.widths[0] // lanes)
-    return capacity * (transfers * lanes * Shape.cast(shape).width + Shape.cast(sample_layout["label"].shape).width)
+def store_shapes(plan):
+    """(width in bits, words per sample) of the store's two memories: the
+    sample transfers (``x`` of one transfer per word) and the labels."""
+    layout = plan.port_layouts()["samples"]
+    lanes, shape = sample_values(layout)
+    return ((lanes * Shape.cast(shape).width, -(-plan.widths[0] // lanes)),
+            (Shape.cast(layout["label"].shape).width, 1))
+
+
+def store_blocks(plan, capacity):
+    """Block RAMs of ``plan.target``'s family a store of ``capacity`` samples takes."""
+    return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
+
+
+def store_capacity(plan):
+    """The most samples the store holds in the block RAM the pipeline leaves
+    on ``plan.target`` (at most :data:`MAX_STORE`); None if the target sets
+    no memory limit (a plain DSP budget)."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks
+    if not plan.target.ebr_blocks:
+        return None
+    lo, hi = 0, MAX_STORE
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if store_blocks(plan, mid) <= free else (lo, mid - 1)
+    return lo
+
+
+def check_store(plan, capacity):
+    """LayerPipeError naming the need and what is left if ``capacity`` samples do not fit."""
+    if not isinstance(capacity, int) or not 1 <= capacity <= MAX_STORE:
+        raise LayerPipeError(f"store: {capacity!r} is out of range 1..{MAX_STORE} samples")
+    most = store_capacity(plan)
+    if most is not None and capacity > most:
+        t = plan.target
+        raise LayerPipeError(
+            f"store: {capacity} samples need {store_blocks(plan, capacity)} block RAMs; {t.name} has "
+            f"{t.ebr_blocks - plan.ebr_blocks} left after the pipeline's {plan.ebr_blocks} (at most {most} samples)")
 
 
 def _pack(fields, values):
@@ -51,9 +86,8 @@ class LinkTop(wiring.Component):
 
     Parameters
     ----------
-    pipeline : Pipeline     the accelerator (its sample, result, read-back and status ports)
-    cfg : NetConfig         its configuration (formats and widths)
-    digest : str            the manifest's digest (12 hex digits), reported by INFO
+    pipeline : Pipeline     the accelerator (its sample, result, read-back and status
+                            ports); its design plan's digest is what INFO reports
     divisor : int           clock cycles per UART bit (baud = clock / divisor), at least 4
     capacity : int          samples the store holds (the board sizes it to its block RAM)
     epoch_slots : int       epochs whose counters stay readable (a power of two)
@@ -74,14 +108,14 @@ class LinkTop(wiring.Component):
     (:class:`.EpochCounters`), and drains at the end.
     """
 
-    def __init__(self, pipeline, cfg, digest, divisor, capacity, epoch_slots=EPOCH_SLOTS):
+    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS):
         if epoch_slots & (epoch_slots - 1):
             raise ValueError(f"epoch_slots {epoch_slots}: a power of two")
         if not 1 <= capacity:
             raise ValueError(f"capacity {capacity}: at least 1 sample")
-        self.pipeline, self.cfg, self.digest = pipeline, cfg, digest
+        self.pipeline, self.cfg, self.digest = pipeline, pipeline.cfg, pipeline.plan.digest
         self.divisor, self.capacity, self.epoch_slots = divisor, capacity, epoch_slots
-        self.format = protocol.SampleFormat.of(cfg)
+        self.format = protocol.SampleFormat.of(self.cfg)
         self.lfsr_bits = lfsr_bits(capacity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "receiving": Out(1), "running": Out(1)})
 
@@ -110,8 +144,7 @@ class LinkTop(wiring.Component):
         # -- the sample store: x words (one sample transfer each) and labels
         lanes, vshape = sample_values(pipe.sample_layout)
         vwidth = Shape.cast(vshape).width
-        T = -(-n0 // lanes)                           # transfers per sample
-        label_width = Shape.cast(pipe.sample_layout["label"].shape).width
+        (_, T), (label_width, _) = store_shapes(pipe.plan)    # T: transfers per sample
         m.submodules.store_x = xmem = Memory(shape=lanes * vwidth, depth=self.capacity * T, init=[])
         m.submodules.store_label = lmem = Memory(shape=label_width, depth=self.capacity, init=[])
         xw, lw = xmem.write_port(granularity=vwidth), lmem.write_port()
