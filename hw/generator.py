@@ -21,7 +21,8 @@ def build(plan):
 def needs(plan):
     """One line: what the design needs (weights, multipliers, DSP blocks, memory)."""
     mem = plan.memory_bits
-    return (f"{plan.weight_count:,} weights, {plan.multipliers} multipliers ({plan.dsp_blocks} {plan.target.dsp_name}), "
+    return (f"{plan.weight_count:,} weights, {plan.multipliers} multipliers "
+            f"({plan.dsp_blocks} {plan.target.dsp_name}), "
             f"{mem['ram'] / 1024:,.0f} kbit of RAM, {mem['registers'] / 1024:,.0f} kbit of registers")
 
 

@@ -11,12 +11,14 @@ import json
 import re
 
 from .errors import LayerPipeError
+from .options import integer
 
 
 def add_arguments(parser):
     parser.add_argument("--net", default="64-32-64-10",
                         help="layer widths like 64-32-10, or a zoo name (see --list)")
-    parser.add_argument("--processors", "-p", type=int, metavar="P", help="number of identical processors")
+    parser.add_argument("--processors", "-p", type=integer("processors"), metavar="P",
+                        help="number of identical processors")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--sweep", metavar="A..B", help="table of speedups for P = A..B")
     parser.add_argument("--gantt", metavar="F.png", help="draw one steady-state period per processor")

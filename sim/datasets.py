@@ -70,7 +70,8 @@ def _sklearn(name):
     d = datasets.load_iris()
     data = _split(name, d.data, d.target, 3)
     lo, hi = data.x_train.min(axis=0), data.x_train.max(axis=0)
-    scale = lambda x: np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    def scale(x):
+        return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
     return DataSet(name, scale(data.x_train), data.y_train, scale(data.x_test), data.y_test, 3)
 
 

@@ -15,6 +15,7 @@ from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hard
 from layerpipe.hw.plan import load_manifest
 
 from . import datasets, verilator
+from .bit_exact import compare
 from .golden import IntegerArithmetic, Pipeline
 from .train import accuracy, sample_stream
 
@@ -30,18 +31,6 @@ def prepare(cfg, dataset, n, seed):
     gold = Pipeline(cfg, ar)
     expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
     return data, ar, samples, gold, expected
-
-
-def first_difference(expected, got):
-    for k, (e, g) in enumerate(zip(expected, got)):
-        if list(g[1:]) != list(e[1:]):
-            return f"sample {k}: label {g[1]} != {e[1]}"
-        for j, (x, y) in enumerate(zip(e[0], g[0])):
-            if x != y:
-                return f"sample {k}: output {j} is {y}, golden model {x}"
-    if len(expected) != len(got):
-        return f"{len(got)} results for {len(expected)} samples"
-    return None
 
 
 def wave_format(path):
@@ -91,18 +80,17 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves,
                          progress=(lambda k: progress("train", k, n)) if progress else None)
     seconds = time.time() - t0
-    got = [(r[0], r[1]) for r in res["results"]]
-    first = first_difference(expected, got)
-    mismatches = sum(1 for e, g in zip(expected, got) if list(e[0]) != list(g[0]) or e[1] != g[1]) \
-        + abs(len(expected) - len(got)) + res["extra_words"]
+    got = [{"a": r[0], "label": r[1]} for r in res["results"]]
+    mismatches, first = compare([{"a": list(a), "label": label} for a, label in expected], got)
+    mismatches += res["extra_words"]
     weights_ok = True
     for l in range(cfg.n_layers):
+        # row r of W_l with b_l[r] as its last column
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
-        for r, (w_row, g_row) in enumerate(zip(want, res["weights"][l])):
-            if w_row != g_row:
-                weights_ok = False
-                mismatches += 1
-                first = first or f"layer {l + 1} row {r}: weights {g_row} differ from the golden model's {w_row}"
+        wrong, where = compare(want, res["weights"][l], item=f"layer {l + 1} weight row")
+        weights_ok &= wrong == 0
+        mismatches += wrong
+        first = first or where
     # the RTL's own weights, read back, classify the test split
     rtl = Pipeline(cfg, ar)
     rtl.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in res["weights"]]

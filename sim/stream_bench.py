@@ -62,20 +62,6 @@ def unpack(fields, bits):
     return values[""] if "" in values else values
 
 
-def first_mismatch(expected, got):
-    """``None`` if the payload lists are equal, else one line naming the first
-    differing sample and field."""
-    for i, (e, g) in enumerate(zip(expected, got)):
-        if e != g:
-            if isinstance(e, dict) and isinstance(g, dict):
-                field = next((k for k in e if e[k] != g.get(k)), "?")
-                return f"sample {i}, field {field!r}: expected {e[field]}, got {g.get(field)}"
-            return f"sample {i}: expected {e}, got {g}"
-    if len(expected) != len(got):
-        return f"expected {len(expected)} samples, got {len(got)}"
-    return None
-
-
 def _port(dut, prefix, member, required=True):
     name = f"{prefix}__{member}"
     try:

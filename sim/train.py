@@ -115,8 +115,8 @@ def run(args):
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        print(f"{args.dataset} {'-'.join(map(str, cfg.widths))}  mode {cfg.mode}  "
-              f"{'float64' if args.float else f'act {cfg.act} weight {cfg.weight} grad {cfg.grad} lr 2^-{cfg.lr_shift}'}")
+        numbers = "float64" if args.float else f"act {cfg.act} weight {cfg.weight} grad {cfg.grad} lr 2^-{cfg.lr_shift}"
+        print(f"{args.dataset} {'-'.join(map(str, cfg.widths))}  mode {cfg.mode}  {numbers}")
         print(f"  delays (samples)  {list(cfg.delays)}")
         print(f"  train accuracy    {result.train_accuracy:.4f}")
         print(f"  test accuracy     {result.test_accuracy:.4f}")

@@ -7,7 +7,7 @@ import pytest
 
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 def test_train_json_reports_the_contract_fields():

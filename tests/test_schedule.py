@@ -172,7 +172,7 @@ def test_lower_bound():
 # ---------------------------------------------------------------- command line
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", "schedule", *args],
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", "schedule", *args],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""The cocotb/Verilator harness (sim/verilator.py, sim/stream_bench.py) on a
+"""The cocotb/Verilator harness (sim/verilator/, sim/stream_bench.py) on a
 small stream component: every payload comes out once, in order, transformed,
 under random gaps and backpressure; a failing cocotb test reaches the caller;
 the build cache skips a second build; a waveform (FST or VCD) lands at the
@@ -15,10 +15,11 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from layerpipe.hw import cli
+from layerpipe.scripts import cli
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.sim import rtl_sim, verilator
-from layerpipe.sim.stream_bench import first_mismatch, payload_fields
+from layerpipe.hw.payload import payload_fields
+from layerpipe.sim.bit_exact import first_difference
 
 BUILD_DIR = Path(__file__).resolve().parents[1] / "build" / "verilator"
 BENCH = Path(__file__).with_name("cocotb_passthrough.py")
@@ -94,8 +95,8 @@ def test_every_sample_comes_out_once_in_order_plus_one(model, gap, backpressure)
     })
     expected = [{"value": s["value"] + 1, "last": s["last"]} for s in samples]
     assert res["sent"] == len(samples)
-    assert first_mismatch(expected, res["received"]) is None, \
-        f"seed={seed}: {first_mismatch(expected, res['received'])}"
+    first = first_difference(expected, res["received"])
+    assert first is None, f"seed={seed}: {first}"
     if gap == backpressure == 0.0:
         assert res["cycles"] <= len(samples) + 4     # full rate: one sample per cycle
 
@@ -207,7 +208,7 @@ def test_sim_refuses_a_wave_file_of_unknown_format_before_any_tool_runs(tmp_path
 
 
 def test_sim_without_lz4_refuses_fst_in_one_line_before_any_tool_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(verilator, "_lz4_from", lambda shim: None)
+    monkeypatch.setattr(verilator.fst, "_lz4_from", lambda shim: None)     # where FST finds lz4
     assert sim_error(tmp_path / "run.fst", monkeypatch, capsys) == \
         "layerpipe: error: waves: FST needs lz4 and zlib, which the C++ compiler does not find " \
         "(apt install liblz4-dev zlib1g-dev), or write VCD\n"
