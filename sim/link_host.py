@@ -12,6 +12,7 @@ from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.link import protocol
 from layerpipe.hw.link.protocol import Cmd, Error
 
+from .bit_exact import compare
 from .golden import IntegerArithmetic, Pipeline, Sample
 from .link_golden import EpochOrder, epoch_counters, seed_state
 from .train import accuracy
@@ -228,13 +229,15 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
         index += len(samples)
         return [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
 
-    def count_epoch(e, want, got):
+    def check(expected, got, item):
         nonlocal mismatches, first
-        same = want == got
-        counters.append({"epoch": e, **got, "golden": want, "bit_exact": same})
-        if not same:
-            mismatches += 1
-            first = first or f"epoch {e} counters {got} differ from the golden model's {want}"
+        wrong, where = compare(expected, got, item)
+        mismatches += wrong
+        first = first or where
+        return wrong == 0
+
+    def count_epoch(e, want, got):
+        counters.append({"epoch": e, **got, "golden": want, "bit_exact": check([want], [got], f"epoch {e} counters")})
 
     if not stream:
         link.call(Cmd.CLEAR)
@@ -280,30 +283,22 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
                 c0 = link.status()["cycles"]
                 payload = link.request(Cmd.STREAM, fmt.encode_samples(xs[o[a:b]], ys[o[a:b]]))
                 link_cycles += link.status()["cycles"] - c0
-                got = protocol.SampleFormat.decode_values(payload, fmt.value_bytes)
-                want = golden_run(o[a:b])
-                gouts += [w for w, _ in want]
-                for k, (w, _) in enumerate(want):
-                    g = got[k * fmt.outputs:(k + 1) * fmt.outputs]
-                    if g != w:
-                        mismatches += 1
-                        first = first or f"epoch {e} sample {a + k}: outputs {g} differ from the golden model's {w}"
-                outs += [got[k * fmt.outputs:(k + 1) * fmt.outputs] for k in range(b - a)]
+                values = protocol.SampleFormat.decode_values(payload, fmt.value_bytes)
+                got = [values[k * fmt.outputs:(k + 1) * fmt.outputs] for k in range(b - a)]
+                want = [w for w, _ in golden_run(o[a:b])]
+                gouts += want
+                outs += got
                 say("train", e * n + b, epochs * n)
+            check(gouts, outs, f"epoch {e} sample")
             count_epoch(e, epoch_counters(gouts, ys[o], cfg.act.one), epoch_counters(outs, ys[o], cfg.act.one))
         upload_bytes = link.bytes_sent + link.bytes_received - sent0
         upload_cycles, upload_s = link_cycles, time.monotonic() - t0
         samples_link = n * epochs
 
     # weights, bit for bit
-    rows, weights_ok = read_weights(link, cfg, fmt), True
-    for l, got in enumerate(rows):
-        want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1)
-        for r, c in np.argwhere(got != want)[:1]:
-            mismatches += int(np.sum(got != want))
-            weights_ok = False
-            first = first or (f"layer {l + 1} row {r} column {c}: weight {got[r, c]} differs from the golden "
-                              f"model's {want[r, c]}")
+    rows = read_weights(link, cfg, fmt)
+    weights_ok = all([check(np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist(),
+                            got.tolist(), f"layer {l + 1} weight row") for l, got in enumerate(rows)])
     board = Pipeline(cfg, ar)
     board.weights = [w[:, :-1] for w in rows]
     board.biases = [w[:, -1] for w in rows]

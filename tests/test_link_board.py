@@ -146,7 +146,7 @@ def test_cli_serve_and_run_json():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cli = [sys.executable, "-m", "layerpipe.hw.cli"]
+    cli = [sys.executable, "-m", "layerpipe.scripts.cli"]
     server = subprocess.Popen(cli + ["sim", "--serve", f"127.0.0.1:{port}", "--net", "4-8-3",
                                      "--store", str(CAPACITY), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
