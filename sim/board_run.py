@@ -77,7 +77,9 @@ def run(args):
         link.close()
         if bar is not None:
             bar.close()
-    r["port"], r["board"] = args.port, args.board
+    r.update(port=args.port, board=args.board, name=plan.name, lanes=list(plan.lanes),
+             manifest_cycles_per_sample=plan.cycles_per_sample,
+             mac_bound_cycles_per_sample=plan.mac_bound_cycles_per_sample)
     if args.json:
         print(json.dumps(r))
     else:

@@ -10,7 +10,7 @@ from layerpipe.hw.link.epoch_order import TAPS, EpochOrder, lfsr_bits, lfsr_step
 from layerpipe.hw.link.frame_rx import FrameReceiver
 from layerpipe.hw.link.frame_tx import FrameSender
 from layerpipe.hw.link.protocol import Cmd, Error
-from layerpipe.hw.link.uart import UartRx, UartTx
+from layerpipe.hw.link.uart import UartRx, UartTx, divisor_for
 from layerpipe.sim import link_golden
 
 
@@ -172,3 +172,12 @@ def test_counters_twin():
     c = link_golden.epoch_counters([[5, 9, 9], [1, 0, -3]], [1, 2], one=8)
     # sample 0: first maximum at 1 = label; sample 1: argmax 0 != 2
     assert c == {"samples": 2, "correct": 1, "abs_error": 5 + 1 + 9 + 1 + 0 + 11}
+
+
+def test_divisor_for_a_board_clock():
+    assert divisor_for(100e6, 3_000_000) == 33          # 1 % fast
+    assert divisor_for(12e6, 3_000_000) == 4
+    with pytest.raises(ValueError, match="off"):
+        divisor_for(14e6, 3_000_000)                     # 14/5 = 2.8 Mbaud: 6.7 % slow
+    with pytest.raises(ValueError, match="at least 4"):
+        divisor_for(6e6, 3_000_000)

@@ -6,6 +6,22 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 
+# An 8N1 receiver samples the stop bit 9.5 bit times after the start edge; a
+# clock error under 2 % keeps that sample inside the bit with margin.
+MAX_BAUD_ERROR = 0.02
+
+
+def divisor_for(clock_hz, baud):
+    """Clock cycles per bit nearest ``clock_hz / baud``; ValueError if the
+    resulting rate is off by more than :data:`MAX_BAUD_ERROR` or under 4 cycles."""
+    divisor = round(clock_hz / baud)
+    check_divisor(divisor)
+    error = abs(clock_hz / divisor - baud) / baud
+    if error > MAX_BAUD_ERROR:
+        raise ValueError(f"{baud} baud from {clock_hz / 1e6:g} MHz: divisor {divisor} is {100 * error:.1f} % off")
+    return divisor
+
+
 def check_divisor(divisor):
     if not isinstance(divisor, int) or divisor < 4:
         raise ValueError(f"baud divisor {divisor!r}: at least 4 clock cycles per bit")
