@@ -28,7 +28,9 @@ def link_cost(plan, store, family, divisor=33):
     from layerpipe.hw.link.link_top import LinkTop
     bare = synth_cells(generator.build(plan), family)
     top = synth_cells(LinkTop(generator.build(plan), divisor, store), family)
-    bram = lambda r: sum(n for c, n in r["cells"].items() if c.startswith(BRAM[family]))
+
+    def bram(r):
+        return sum(n for c, n in r["cells"].items() if c.startswith(BRAM[family]))
     kinds = ("lut", "ff", "carry", "dsp")
     return {"family": family, "store": store, "link": {k: top[k] - bare[k] for k in kinds} |
             {"bram": bram(top) - bram(bare)}, "link_top": {k: top[k] for k in kinds} | {"bram": bram(top)},

@@ -1,9 +1,9 @@
 """``layerpipe run``: train a board (or the simulated board of ``layerpipe sim
 --serve``) over its serial link, on chip or streamed, and check it bit for
 bit against the golden model."""
-import json
 import sys
 
+from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.options import add_config_arguments, add_hardware_arguments, integer
 
@@ -81,7 +81,7 @@ def run(args):
              manifest_cycles_per_sample=plan.cycles_per_sample,
              mac_bound_cycles_per_sample=plan.mac_bound_cycles_per_sample)
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
     else:
         print("\n".join(report_lines(r)))
     return 0 if r["bit_exact"] else 1
@@ -104,5 +104,6 @@ def report_lines(r):
         f"{_fmt(lk['samples_per_s'], ',.0f')} samples/s at {_fmt(lk['baud'], ',.0f')} baud "
         f"(baud limit {_fmt(lk['baud_limit_samples_per_s'], ',.0f')}), {lk['wall_seconds']:.1f} s wall",
         f"  on chip             {_fmt(r['cycles_per_sample'], '.2f')} cycles/sample, "
-        f"{_fmt(r['on_chip_samples_per_s'], ',.0f')} samples/s at {_fmt(r['clock_hz'] and r['clock_hz'] / 1e6, 'g')} MHz",
+        f"{_fmt(r['on_chip_samples_per_s'], ',.0f')} samples/s at "
+        f"{_fmt(r['clock_hz'] and r['clock_hz'] / 1e6, 'g')} MHz",
     ]

@@ -304,7 +304,9 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
     board.biases = [w[:, -1] for w in rows]
     trained = epochs * n
     baud = clock_hz / info["baud_divisor"] if clock_hz else None
-    per_s = (lambda cycles: clock_hz / cycles if clock_hz and cycles else None)
+
+    def per_s(cycles):
+        return clock_hz / cycles if clock_hz and cycles else None
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
         "weights_bit_exact": weights_ok,

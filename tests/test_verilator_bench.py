@@ -203,7 +203,7 @@ def test_sim_refuses_a_wave_file_of_unknown_format_before_any_tool_runs(tmp_path
     wave_file = tmp_path / name
     assert sim_error(wave_file, monkeypatch, capsys) == \
         f"layerpipe: error: waves: {str(wave_file)!r} must end in .fst or .vcd (the extension picks the format)\n"
-    with pytest.raises(LayerPipeError, match="is not a file in an existing folder"):
+    with pytest.raises(LayerPipeError, match="does not exist"):
         rtl_sim.wave_format(tmp_path / "no-such-folder" / "run.vcd")
 
 
@@ -213,3 +213,41 @@ def test_sim_without_lz4_refuses_fst_in_one_line_before_any_tool_runs(tmp_path, 
         "layerpipe: error: waves: FST needs lz4 and zlib, which the C++ compiler does not find " \
         "(apt install liblz4-dev zlib1g-dev), or write VCD\n"
     assert rtl_sim.wave_format(tmp_path / "run.vcd") == "vcd"
+
+
+@pytest.mark.parametrize("gap, backpressure", [(0.95, 0.0), (0.0, 0.95), (0.9, 0.9)])
+def test_heavy_gaps_and_backpressure_do_not_trip_the_watchdog(model, gap, backpressure):
+    """A bench that holds the design up most of the time is slow, not stalled:
+    its timeout counts only the design's own cycles."""
+    samples = [{"value": v, "last": int(v % 5 == 4)} for v in range(-20, 20)]
+    res = verilator.test(model, BENCH, testcase="passthrough",
+                         params=passthrough_params(samples, gap, backpressure, seed=7))
+    assert [r["value"] for r in res["received"]] == [s["value"] + 1 for s in samples]
+
+
+def test_a_design_that_stops_is_named_as_the_design(model):
+    samples = [{"value": v, "last": 0} for v in range(30)]
+    with pytest.raises(verilator.SimulationError, match="the design stalled: nothing moved for 21 cycles"):
+        verilator.test(model, BENCH, testcase="passthrough",
+                       params={**passthrough_params(samples), "stall_after": 10})
+
+
+def test_a_bench_that_stops_taking_results_is_named_as_the_bench(model):
+    samples = [{"value": v, "last": 0} for v in range(30)]
+    with pytest.raises(verilator.SimulationError, match=r"the bench stalled: .*held back a result \(backpressure\)"):
+        verilator.test(model, BENCH, testcase="passthrough", params=passthrough_params(samples, 0.0, 1.0))
+
+
+def test_sim_on_icarus_without_iverilog_is_one_line_before_any_tool_runs(monkeypatch, capsys):
+    import shutil
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name in ("iverilog", "vvp") else
+                        real_which(name, *a, **k))
+
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran")
+    monkeypatch.setattr(verilator, "build", no_tools)
+    monkeypatch.setattr(rtl_sim.generator, "generate", no_tools)
+    assert cli.main(["sim", "--net", "4-8-3", "--dataset", "iris", "--samples", "5", "--simulator", "icarus"]) == 2
+    assert capsys.readouterr().err == ("layerpipe: error: simulator: icarus needs Icarus Verilog's iverilog and vvp "
+                                       "on PATH (Debian/Ubuntu: apt install iverilog)\n")

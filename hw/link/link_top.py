@@ -315,7 +315,8 @@ class LinkTop(wiring.Component):
         m.d.sync += cycles.eq(cycles + 1)
         with m.If(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
-        status = {"cycles": cycles, "run_cycles": run_cycles, "running": running, "stored": count, "epochs_done": ctr.epochs_done,
+        status = {"cycles": cycles, "run_cycles": run_cycles, "running": running, "stored": count,
+                  "epochs_done": ctr.epochs_done,
                   "beats": pipe.status.beats, "trained": pipe.status.trained, "bad_frames": bad_frames,
                   "last_error": last_error}
 
