@@ -116,3 +116,39 @@ def test_lut_estimate_grows_with_the_lanes():
     large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5)))
     assert large.luts > small.luts > 0
     assert large.manifest()["expected_resources"]["luts"] == large.luts
+
+
+def test_critical_path_in_words():
+    """nextpnr's worst path becomes from/to as the design's hierarchy with the Python line of the net."""
+    from layerpipe.scripts.synth import critical_path
+    def seg(kind, a, b, delay, src=()):
+        return {"type": kind, "from": {"cell": a}, "to": {"cell": b}, "delay": delay, "sources": list(src)}
+    rep = {"critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+        seg("clk-to-q", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.act_grad_a.$auto$ff_Q", 0.5),
+        seg("routing", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.$lut", 1.0,
+            ["/x/hw/act_grad_a.py:90", "cells_map.v:6"]),
+        seg("logic", "accelerator.stage2.$lut", "accelerator.stage2.$lut", 0.4),
+        seg("routing", "accelerator.stage2.$lut", "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC", 1.1,
+            ["cells_map.v:6", "/x/hw/narrow.py:33"]),
+        seg("setup", "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC",
+            "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC", 0.1)]}]}
+    cp = critical_path(rep)
+    assert cp["from"] == "stage2.act_grad_a (hw/act_grad_a.py:90)"
+    assert cp["to"] == "stage1.act_grad_b.g1 (hw/narrow.py:33)"
+    assert cp["logic_levels"] == 1 and cp["delay_ns"] == 3.1
+    assert critical_path({}) is None
+
+
+def test_synth_report_tabulates_what_it_is_given():
+    from layerpipe.scripts.synth_report import estimates, table
+    def res(used, total):
+        return {"used": used, "total": total, "percent": 100 * used / total}
+    r = {"board": "icebreaker", "net": "4-8-3", "mode": "layerpipe", "luts": res(2000, 5280), "ffs": res(1000, 5280),
+         "dsps": res(7, 8), "brams": res(9, 30), "sprams": res(0, 4), "fmax_mhz": 31.5, "constraint_mhz": 30.0,
+         "critical_path": {"from": "a", "to": "b", "logic_levels": 9}, "cycles_per_sample": 29,
+         "samples_per_s": 1086207, "build_seconds": {"yosys": 60.0, "nextpnr-ice40": 200.0, "icepack": 5.0},
+         "expected": {"dsps": 7, "luts": 2400, "ebr": 9}}
+    text = table([r])
+    assert "| icebreaker | 4-8-3 | layerpipe | 2,000 / 5,280 (38 %) |" in text and "31.5 (30)" in text
+    assert "1,086,207" in text and "60 + 200 + 5" in text
+    assert "| 7 / 7 | 2,400 / 2,000 | 9 / 9 |" in estimates([r])
