@@ -181,3 +181,20 @@ def test_divisor_for_a_board_clock():
         divisor_for(14e6, 3_000_000)                     # 14/5 = 2.8 Mbaud: 6.7 % slow
     with pytest.raises(ValueError, match="at least 4"):
         divisor_for(6e6, 3_000_000)
+
+
+@pytest.mark.parametrize("name,divisor", [("ulx3s-85f", 33), ("icebreaker", 10)])
+def test_board_link_takes_the_boards_clock_and_block_ram(name, divisor):
+    from layerpipe.boards import board
+    from layerpipe.boards.board import BoardTop
+    from layerpipe.hw import generator
+    from layerpipe.hw.config import parse_widths
+    from layerpipe.hw.link.link_top import store_blocks, store_capacity
+    from layerpipe.hw.plan import plan_design
+    b = board(name)
+    plan = plan_design(NetConfig(parse_widths(b.net)), b.target)
+    link = BoardTop(b, generator.build(plan)).host.link
+    assert link.divisor == divisor and link.capacity == store_capacity(plan)
+    # the store fills what the pipeline leaves, and one more sample would not fit
+    free = b.target.ebr_blocks - plan.ebr_blocks
+    assert store_blocks(plan, link.capacity) <= free < store_blocks(plan, link.capacity + 1)

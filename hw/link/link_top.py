@@ -91,6 +91,8 @@ class LinkTop(wiring.Component):
     divisor : int           clock cycles per UART bit (baud = clock / divisor), at least 4
     capacity : int          samples the store holds (the board sizes it to its block RAM)
     epoch_slots : int       epochs whose counters stay readable (a power of two)
+    owns_pipeline : bool    elaborate the pipeline as a submodule (False where the
+                            board wrapper already holds it)
 
     Members
     -------
@@ -108,13 +110,14 @@ class LinkTop(wiring.Component):
     (:class:`.EpochCounters`), and drains at the end.
     """
 
-    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS):
+    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS, owns_pipeline=True):
         if epoch_slots & (epoch_slots - 1):
             raise ValueError(f"epoch_slots {epoch_slots}: a power of two")
         if not 1 <= capacity:
             raise ValueError(f"capacity {capacity}: at least 1 sample")
         self.pipeline, self.cfg, self.digest = pipeline, pipeline.cfg, pipeline.plan.digest
         self.divisor, self.capacity, self.epoch_slots = divisor, capacity, epoch_slots
+        self.owns_pipeline = owns_pipeline
         self.format = protocol.SampleFormat.of(self.cfg)
         self.lfsr_bits = lfsr_bits(capacity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "receiving": Out(1), "running": Out(1)})
@@ -132,7 +135,8 @@ class LinkTop(wiring.Component):
         m = Module()
         cfg, fmt, pipe = self.cfg, self.format, self.pipeline
         L, n0 = cfg.n_layers, cfg.widths[0]
-        m.submodules.pipeline = pipe
+        if self.owns_pipeline:
+            m.submodules.pipeline = pipe
         m.submodules.uart_rx = urx = UartRx(self.divisor)
         m.submodules.uart_tx = utx = UartTx(self.divisor)
         m.submodules.frame_rx = frx = FrameReceiver(protocol.TIMEOUT_BYTES * 10 * self.divisor)
