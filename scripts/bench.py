@@ -262,9 +262,25 @@ def synth_figures(report, note=None):
     return out
 
 
+def synth_cache(board, plan):
+    """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
+    of everything that shapes the bitstream (the accelerator's Verilog, the board
+    wrappers' and the synthesis flow's sources), so a report never outlives its design."""
+    import hashlib
+
+    import layerpipe.boards
+    from layerpipe.hw.generator import verilog_text
+
+    from . import synth
+    h = hashlib.sha256(verilog_text(plan).encode())
+    for source in sorted(Path(layerpipe.boards.__file__).parent.glob("*.py")) + [Path(synth.__file__)]:
+        h.update(source.read_bytes())
+    return SYNTH_CACHE / f"{board.name}-{plan.name}-{h.hexdigest()[:12]}.json"
+
+
 def synth_section(board, plan, quick, progress):
     """Synthesis of ``plan`` on ``board``: run (and cached) in a full run, read from the cache by --quick."""
-    cache = SYNTH_CACHE / f"{board.name}-{plan.name}.json"
+    cache = synth_cache(board, plan)
     if quick:
         if cache.exists():
             cached = json.loads(cache.read_text())
