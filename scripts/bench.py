@@ -473,7 +473,7 @@ def scaling_section(boards, results, progress):
     return out
 
 
-SIM_SCALING_NETS = ("32-16-10", "64-32-10", "128-64-10", "256-128-10", "64-64-64-64-64-64-64-64-10")
+SIM_SCALING_NETS = ("64-32-10", "128-64-10", "256-128-10", "64-64-64-64-64-64-64-64-10")
 SIM_SCALING_SAMPLES = 400
 
 
