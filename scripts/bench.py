@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
 
 from . import cpu_reference
@@ -154,7 +155,7 @@ def run(args):
         for path in write(result, out):
             print(f"wrote {path}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result, allow_nan=False))
+        print(strict_json.dumps(result))
     else:
         from .bench_report import markdown
         print(markdown(result))
@@ -306,7 +307,7 @@ def synth_section(board, plan, quick, progress):
             print(file=sys.stderr)
     report["_when"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(report, indent=1))
+    cache.write_text(strict_json.dumps(report, indent=1))
     return synth_figures(report)
 
 
