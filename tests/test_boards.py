@@ -112,8 +112,9 @@ def test_lut_estimate_grows_with_the_lanes():
     """More lanes, more per-lane arithmetic: the estimate must grow (a figure that could not fail otherwise)."""
     from layerpipe.hw.config import NetConfig
     from layerpipe.hw.plan import plan_design
-    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5)))
-    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5)))
+    # the columns fixed too: with lanes alone the plan fills the budget with columns
+    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5), cols=(1, 1)))
+    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5), cols=(1, 1)))
     assert large.luts > small.luts > 0
     assert large.manifest()["expected_resources"]["luts"] == large.luts
 
