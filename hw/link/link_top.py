@@ -315,7 +315,7 @@ class LinkTop(wiring.Component):
         wleft = Signal(range(fmt.weight_bytes + 1))
         m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
 
-        cycles, run_cycles = Signal(48), Signal(48)
+        cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
         m.d.sync += cycles.eq(cycles + 1)
         with m.If(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
