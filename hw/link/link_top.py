@@ -39,11 +39,11 @@ def store_blocks(plan, capacity):
     return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
 
 
-def store_capacity(plan):
+def store_capacity(plan, reserve=0):
     """The most samples the store holds in the block RAM the pipeline leaves
-    on ``plan.target`` (at most :data:`MAX_STORE`); None if the target sets
-    no memory limit (a plain DSP budget)."""
-    free = plan.target.ebr_blocks - plan.ebr_blocks
+    on ``plan.target``, less ``reserve`` blocks (at most :data:`MAX_STORE`);
+    None if the target sets no memory limit (a plain DSP budget)."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks - reserve
     if not plan.target.ebr_blocks:
         return None
     lo, hi = 0, MAX_STORE
