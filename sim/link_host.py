@@ -248,7 +248,7 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
                 raise LinkError(f"board: stored {stored} samples after {b} were sent")
             say("upload", b, n)
         upload_bytes = link.bytes_sent + link.bytes_received - sent0
-        upload_cycles = link.status()["cycles"] - cycles0
+        upload_cycles = (link.status()["cycles"] - cycles0) % 2 ** 32
         upload_s = time.monotonic() - t0
         e = 0
         while e < epochs:
@@ -282,7 +282,7 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
             for a, b in _frames(n, per_frame):
                 c0 = link.status()["cycles"]
                 payload = link.request(Cmd.STREAM, fmt.encode_samples(xs[o[a:b]], ys[o[a:b]]))
-                link_cycles += link.status()["cycles"] - c0
+                link_cycles += (link.status()["cycles"] - c0) % 2 ** 32
                 values = protocol.SampleFormat.decode_values(payload, fmt.value_bytes)
                 got = [values[k * fmt.outputs:(k + 1) * fmt.outputs] for k in range(b - a)]
                 want = [w for w, _ in golden_run(o[a:b])]

@@ -61,7 +61,7 @@ def test_over_budget_is_refused_before_any_tool(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
 def test_board_top_elaborates_with_its_platform(name):
-    """The wrapper (PLL, reset, accelerator, host stub, LED) elaborates for the board's own platform."""
+    """The wrapper (PLL, reset, accelerator, host link on the UART pins) elaborates for the board's own platform."""
     from layerpipe.boards.board import BoardTop
     from layerpipe.hw import generator
     from layerpipe.hw.config import NetConfig

@@ -39,11 +39,11 @@ def store_blocks(plan, capacity):
     return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
 
 
-def store_capacity(plan):
+def store_capacity(plan, reserve=0):
     """The most samples the store holds in the block RAM the pipeline leaves
-    on ``plan.target`` (at most :data:`MAX_STORE`); None if the target sets
-    no memory limit (a plain DSP budget)."""
-    free = plan.target.ebr_blocks - plan.ebr_blocks
+    on ``plan.target``, less ``reserve`` blocks (at most :data:`MAX_STORE`);
+    None if the target sets no memory limit (a plain DSP budget)."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks - reserve
     if not plan.target.ebr_blocks:
         return None
     lo, hi = 0, MAX_STORE
@@ -91,6 +91,8 @@ class LinkTop(wiring.Component):
     divisor : int           clock cycles per UART bit (baud = clock / divisor), at least 4
     capacity : int          samples the store holds (the board sizes it to its block RAM)
     epoch_slots : int       epochs whose counters stay readable (a power of two)
+    owns_pipeline : bool    elaborate the pipeline as a submodule (False where the
+                            board wrapper already holds it)
 
     Members
     -------
@@ -108,13 +110,14 @@ class LinkTop(wiring.Component):
     (:class:`.EpochCounters`), and drains at the end.
     """
 
-    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS):
+    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS, owns_pipeline=True):
         if epoch_slots & (epoch_slots - 1):
             raise ValueError(f"epoch_slots {epoch_slots}: a power of two")
         if not 1 <= capacity:
             raise ValueError(f"capacity {capacity}: at least 1 sample")
         self.pipeline, self.cfg, self.digest = pipeline, pipeline.cfg, pipeline.plan.digest
         self.divisor, self.capacity, self.epoch_slots = divisor, capacity, epoch_slots
+        self.owns_pipeline = owns_pipeline
         self.format = protocol.SampleFormat.of(self.cfg)
         self.lfsr_bits = lfsr_bits(capacity)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "receiving": Out(1), "running": Out(1)})
@@ -132,7 +135,8 @@ class LinkTop(wiring.Component):
         m = Module()
         cfg, fmt, pipe = self.cfg, self.format, self.pipeline
         L, n0 = cfg.n_layers, cfg.widths[0]
-        m.submodules.pipeline = pipe
+        if self.owns_pipeline:
+            m.submodules.pipeline = pipe
         m.submodules.uart_rx = urx = UartRx(self.divisor)
         m.submodules.uart_tx = utx = UartTx(self.divisor)
         m.submodules.frame_rx = frx = FrameReceiver(protocol.TIMEOUT_BYTES * 10 * self.divisor)
@@ -311,7 +315,7 @@ class LinkTop(wiring.Component):
         wleft = Signal(range(fmt.weight_bytes + 1))
         m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
 
-        cycles, run_cycles = Signal(48), Signal(48)
+        cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
         m.d.sync += cycles.eq(cycles + 1)
         with m.If(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
