@@ -48,7 +48,8 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
     ``cycles`` (when the pipeline went idle), ``weights`` (per layer, rows of
     W with the bias last), ``status`` (dict), ``extra_words`` (result words
     past the last sample), plus ``seconds`` (the simulator process, start-up
-    included) and ``run_seconds`` (the run itself, set-up to dumps).
+    included), ``run_seconds`` and ``run_cpu_seconds`` (the run itself, set-up
+    to dumps, wall and CPU time).
     """
     ports, widths = info["ports"], info["widths"]
     n_out = widths[-1]
@@ -83,5 +84,5 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
     return {"results": [[a, label] for a, label in results], "done_cycles": done, "cycles": res["cycles"],
             "weights": weights, "status": status,
             "extra_words": len(payloads) - len(results) * per_result, "seconds": seconds,
-            "run_seconds": res["run_seconds"]}
+            "run_seconds": res["run_seconds"], "run_cpu_seconds": res["run_cpu_seconds"]}
 

@@ -64,6 +64,33 @@ def wave_format(path):
 BENCHES = ("fast", "cycle")
 
 
+def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, waves=None, progress=None):
+    """Build the design ``vfile`` (manifest ``info``) for ``bench`` and train it on ``samples``.
+
+    Returns what the bench read back: ``results`` (per sample: outputs and
+    label), ``weights`` (per layer, rows of W with the bias last),
+    ``done_cycles``, ``cycles``, ``status``, ``extra_words``, and
+    ``seconds`` (the simulator process) and ``build_seconds``.
+    """
+    t0 = time.time()
+    if bench == "fast":
+        model = fast_sim.build(info, vfile, BUILD_DIR / "verilator")
+        built = time.time() - t0
+        res = fast_sim.run(model, info, samples, gap, backpressure, seed, progress=progress)
+    else:
+        wave_fmt = wave_format(waves) if waves else False
+        model = verilator.build(vfile, info["name"], BUILD_DIR / "verilator", waves=wave_fmt)
+        built = time.time() - t0
+        params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": info["widths"],
+                  "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
+                  "cycles_per_sample": info["cycles_per_sample"]}
+        t0 = time.time()
+        res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves, progress=progress)
+        res["seconds"] = time.time() - t0
+    res["build_seconds"] = built
+    return res
+
+
 def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
              budget=generator.DEFAULT_DSP_BUDGET, bench="fast"):
     """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
@@ -78,30 +105,17 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     """
     if bench not in BENCHES:
         raise LayerPipeError(f"bench: {bench!r} is not one of {', '.join(BENCHES)}")
-    wave_fmt = wave_format(waves) if waves else None
+    if waves:
+        wave_format(waves)
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
     out = BUILD_DIR / "generated" / cfg.digest()
     info = generator.generate(cfg, out, budget=budget)
-    vfile = out / f"{cfg.name}.v"
-    t0 = time.time()
-    if bench == "fast" and not waves:
-        model = fast_sim.build(info, vfile, BUILD_DIR / "verilator")
-        built = time.time() - t0
-        res = fast_sim.run(model, info, samples, gap, backpressure, seed,
-                           progress=(lambda k: progress("train", k, n)) if progress else None)
-        seconds = res["seconds"]
-    else:
-        model = verilator.build(vfile, cfg.name, BUILD_DIR / "verilator", waves=wave_fmt or False)
-        built = time.time() - t0
-        params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": list(cfg.widths),
-                  "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
-                  "cycles_per_sample": info["cycles_per_sample"]}
-        t0 = time.time()
-        res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves,
-                             progress=(lambda k: progress("train", k, n)) if progress else None)
-        seconds = time.time() - t0
+    train_progress = (lambda k: progress("train", k, n)) if progress else None
+    res = run_bench("cycle" if waves else bench, info, out / f"{cfg.name}.v", samples, gap, backpressure, seed,
+                    waves=waves, progress=train_progress)
+    seconds, built = res["seconds"], res["build_seconds"]
     got = [(r[0], r[1]) for r in res["results"]]
     first = first_difference(expected, got)
     mismatches = sum(1 for e, g in zip(expected, got) if list(e[0]) != list(g[0]) or e[1] != g[1]) \
@@ -132,6 +146,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
         # the fast bench times the run inside the simulator (its start-up, about 3 s, is
         # in sim_seconds); the cycle bench's figure is its whole process
         "sim_cycles_per_s": res["cycles"] / res.get("run_seconds", seconds), "sim_seconds": seconds,
+        "sim_cycles_per_cpu_s": res["cycles"] / res["run_cpu_seconds"] if "run_cpu_seconds" in res else None,
         "build_seconds": built,
         "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
@@ -142,7 +157,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
 def add_arguments(p):
     add_config_arguments(p)
     generator.add_hardware_arguments(p)
-    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} or a .csv or .npz file (default digits)")
     p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")

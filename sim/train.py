@@ -13,8 +13,9 @@ from layerpipe.hw.fixed_point import parse_format
 from . import datasets
 from .golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample
 
-# Passes over the training split: iris has only 120 training samples.
-DEFAULT_EPOCHS = {"digits": 10, "iris": 30, "synthetic": 10}
+# Passes over the training split (iris has only 120 training samples, wine 142);
+# a file gets 10.
+DEFAULT_EPOCHS = {"digits": 10, "iris": 30, "wine": 30, "breast_cancer": 30, "synthetic": 10}
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _int(field):
 
 def add_arguments(p):
     add_config_arguments(p)
-    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} or a .csv or .npz file (default digits)")
     p.add_argument("--float", action="store_true", help="floating-point twin instead of integers")
     p.add_argument("--epochs", type=_int("epochs"), help="passes over the training split (default: "
                    + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
