@@ -16,6 +16,7 @@ params: ``stimulus`` (path of a (transfers, limbs) uint64 ``.npy`` from
 ``progress_cycles``. results: ``result_words`` (every result transfer,
 cycle above the payload, as ints), ``weights`` (read-back words, unsigned),
 ``cycles`` (when the pipeline went idle), ``status`` (the status word),
+``gap_cycles`` and ``backpressure_cycles`` (the harness's stall counters),
 ``run_seconds`` (wall time from the end of set-up to the dumps: the
 simulator's own speed, without its start-up) and ``run_cpu_seconds`` (the
 CPU time of that stretch: the speed on a machine shared with other jobs).
@@ -25,14 +26,12 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
 from layerpipe.sim.fast_harness import FILES
+from layerpipe.sim.fast_sim import PERIOD_NS
 from layerpipe.sim.stream_bench import hex_lines
 from layerpipe.sim.verilator import put_progress, put_results, sim_params
-
-PERIOD_NS = 10
 
 
 def _threshold(p):
@@ -51,7 +50,7 @@ async def train(dut):
     stim = np.load(p["stimulus"])
     total, sd, rd = len(stim), p["stimulus_depth"], p["result_depth"]
     half = sd // 2
-    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    # the clock runs inside the model (fast_harness.harness_verilog)
     for name in ("setup", "stim_load", "results_dump", "weights_dump", "ack"):
         getattr(dut, name).value = 0
     dut.rst.value = 1
@@ -108,4 +107,6 @@ async def train(dut):
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     weights = [int(w, 16) for w in Path(FILES["weights"]).read_text().split()]
     put_results(result_words=words, weights=weights, cycles=int(dut.idle_cycle.value),
-                status=int(dut.status.value), run_seconds=seconds, run_cpu_seconds=cpu_seconds)
+                status=int(dut.status.value),
+                gap_cycles=int(dut.gap_cycles.value), backpressure_cycles=int(dut.backpressure_cycles.value),
+                run_seconds=seconds, run_cpu_seconds=cpu_seconds)

@@ -49,6 +49,8 @@ Control ports (driven by :mod:`layerpipe.sim.fast_bench`):
 ``cycle``               out   cycles since ``setup`` fell (48 bits)
 ``idle_cycle``          out   the cycle the pipeline went idle after the last sample
 ``status``              out   the design's status word
+``gap_cycles``          out   cycles a sample word waited, valid held low by the gap generator
+``backpressure_cycles`` out   cycles a result word waited, ready held low
 ======================  ====  ==============================================
 """
 import re
@@ -133,6 +135,7 @@ class FastHarness(wiring.Component):
             "stim_load": In(1), "results_dump": In(1), "weights_dump": In(1), "ack": In(1),
             "stim_request": Out(1), "result_count": Out(32), "finished": Out(1), "attention": Out(1),
             "cycle": Out(CYCLE_BITS), "idle_cycle": Out(CYCLE_BITS), "status": Out(self.status_bits),
+            "gap_cycles": Out(32), "backpressure_cycles": Out(32),
         })
 
     def elaborate(self, platform):
@@ -207,9 +210,14 @@ class FastHarness(wiring.Component):
             i_clk=ClockSignal(), i_we=got_now, i_addr=got[:rd.bit_length() - 1],
             i_wdata=(cycle << self.result_bits) | dut["results__payload"], i_dump=self.results_dump)
         with m.If(self.setup):
-            m.d.sync += got.eq(0)
-        with m.Elif(got_now):
-            m.d.sync += got.eq(got + 1)
+            m.d.sync += [got.eq(0), self.gap_cycles.eq(0), self.backpressure_cycles.eq(0)]
+        with m.Else():
+            with m.If(got_now):
+                m.d.sync += got.eq(got + 1)
+            with m.If(have & ~valid):
+                m.d.sync += self.gap_cycles.eq(self.gap_cycles + 1)
+            with m.If(dut["results__valid"] & ~bp_ready):
+                m.d.sync += self.backpressure_cycles.eq(self.backpressure_cycles + 1)
         m.d.comb += self.result_count.eq(got)
 
         # -- when the last sample has drained: read back every weight and bias
@@ -256,10 +264,21 @@ class FastHarness(wiring.Component):
         return m
 
 
-def harness_verilog(manifest, design_verilog, name="layerpipe_fast_bench"):
-    """The Verilog of the wrapper (module ``name``) and the file memories, to be
-    compiled together with ``design_verilog``."""
+def harness_verilog(manifest, design_verilog, name="layerpipe_fast_bench", period_ns=10):
+    """The Verilog of the bench's top module ``name``, to be compiled together
+    with ``design_verilog`` (Verilator needs ``--timing``).
+
+    The top holds the clock (``period_ns``) and the :class:`FastHarness`
+    (module ``<name>_harness``) with all its ports but ``clk``; the clock runs
+    inside the simulator, so no callback reaches cocotb on its edges.
+    """
     from amaranth.back import verilog
     ports = verilog_ports(design_verilog, manifest["name"])
-    text = verilog.convert(FastHarness(manifest, ports), name=name, emit_src=False)
-    return text + "\n" + MEMORIES_VERILOG
+    inner = f"{name}_harness"
+    text = verilog.convert(FastHarness(manifest, ports), name=inner, emit_src=False)
+    outer = [(d, w, p) for p, (d, w) in verilog_ports(text, inner).items() if p != "clk"]
+    decl = "".join(f"  {d} {f'[{w - 1}:0] ' if w > 1 else ''}{p};\n" for d, w, p in outer)
+    conns = ", ".join([".clk(clk)"] + [f".{p}({p})" for _, _, p in outer])
+    top = (f"`timescale 1ns/1ps\nmodule {name}({', '.join(p for _, _, p in outer)});\n{decl}"
+           f"  reg clk = 1'b0;\n  always #{period_ns / 2} clk = ~clk;\n  {inner} harness({conns});\nendmodule\n")
+    return text + "\n" + MEMORIES_VERILOG + "\n" + top

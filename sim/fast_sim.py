@@ -13,6 +13,7 @@ from .fast_harness import RESULT_DEPTH, STIMULUS_DEPTH, harness_verilog, payload
 from .stream_bench import field_lanes, group_results, sample_words, to_signed, unpack
 
 TOPLEVEL = "layerpipe_fast_bench"
+PERIOD_NS = 10
 PROGRESS_CYCLES = 20_000     # at most this many cycles between progress reports
 
 # Verilator options for speed, measured on 64-32-10 (README, "Simulation speed"):
@@ -21,7 +22,12 @@ PROGRESS_CYCLES = 20_000     # at most this many cycles between progress reports
 # symbol table that takes longer to compile than the design) and keeps
 # Verilator from optimising them away; the bench touches only the harness's
 # ports, made public by a control file (PUBLIC_PORTS).
-SPEED_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-public-flat-rw")
+#
+# The clock runs inside the model (--timing), so no callback reaches cocotb
+# on its edges; the wheel's verilated.mk was configured without the flags
+# that C++20 coroutines need (CFG_CXXFLAGS_COROUTINES is empty), hence -CFLAGS.
+SPEED_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-public-flat-rw", "--timing",
+              "--timescale", "1ns/1ps", "-CFLAGS", "-std=c++20 -fcoroutines")
 PUBLIC_PORTS = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
 
 
@@ -34,7 +40,7 @@ def build(info, design_path, build_dir, build_args=SPEED_ARGS):
     out = Path(build_dir) / "fast"
     out.mkdir(parents=True, exist_ok=True)
     source = out / f"{info['name']}_{info['digest']}_bench.v"
-    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL))
+    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL, PERIOD_NS))
     control = out / f"{TOPLEVEL}.vlt"
     control.write_text(PUBLIC_PORTS.format(top=TOPLEVEL))
     return verilator.build(source, TOPLEVEL, build_dir, build_args=(*build_args, str(control.resolve())))
@@ -47,7 +53,8 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
     and label), ``done_cycles`` (cycle of each sample's last result word),
     ``cycles`` (when the pipeline went idle), ``weights`` (per layer, rows of
     W with the bias last), ``status`` (dict), ``extra_words`` (result words
-    past the last sample), plus ``seconds`` (the simulator process, start-up
+    past the last sample), ``gap_cycles`` and ``backpressure_cycles`` (cycles
+    a word waited on the generators), plus ``seconds`` (the simulator process, start-up
     included), ``run_seconds`` and ``run_cpu_seconds`` (the run itself, set-up
     to dumps, wall and CPU time).
     """
@@ -84,5 +91,6 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
     return {"results": [[a, label] for a, label in results], "done_cycles": done, "cycles": res["cycles"],
             "weights": weights, "status": status,
             "extra_words": len(payloads) - len(results) * per_result, "seconds": seconds,
+            "gap_cycles": res["gap_cycles"], "backpressure_cycles": res["backpressure_cycles"],
             "run_seconds": res["run_seconds"], "run_cpu_seconds": res["run_cpu_seconds"]}
 
