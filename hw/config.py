@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 
-from .errors import LayerPipeError
+from .errors import LayerPipeError, check_fields
 from .fixed_point import Format, acc_width
 
 MAX_WIDTH = 4096
@@ -147,15 +147,30 @@ class NetConfig:
     def act_grad_acc_width(self, layer):
         return acc_width(self.grad, self.weight, self.widths[layer])
 
-    @property
-    def name(self):
-        return f"layerpipe_{'_'.join(map(str, self.widths))}_{self.mode}"
-
     def to_dict(self):
         d = asdict(self)
         d["widths"] = list(self.widths)
         d["lanes"] = list(self.lanes) if self.lanes is not None else None
         return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """The config :meth:`to_dict` gave (as read back from JSON). Raises
+        LayerPipeError naming the field that is missing, unknown or malformed;
+        the values are then validated as any config's."""
+        check_fields("config", d, cls.__dataclass_fields__, cls.__dataclass_fields__)
+        values = dict(d)
+        for key in ("widths", "lanes"):
+            if values[key] is not None:
+                if not isinstance(values[key], list):
+                    raise LayerPipeError(f"config.{key}: {values[key]!r} is not a list")
+                values[key] = tuple(values[key])
+        for key in ("act", "weight", "grad"):
+            f = values[key]
+            if not isinstance(f, dict) or set(f) != {"width", "frac"}:
+                raise LayerPipeError(f"config.{key}: {f!r} is not a format {{\"width\": W, \"frac\": F}}")
+            values[key] = Format(f["width"], f["frac"])
+        return cls(**values)
 
     @property
     def numbers(self):

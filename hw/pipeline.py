@@ -1,5 +1,5 @@
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .narrow import narrow
@@ -21,6 +21,9 @@ class Pipeline(wiring.Component):
     ``sequential`` mode a sample is admitted only when the pipeline is empty:
     plain SGD.
 
+    Parameters: ``plan`` (:class:`~layerpipe.hw.plan.DesignPlan`), the
+    initial integer weights and biases per layer.
+
     Members
     -------
     samples : In(stream)   one input value per transfer, ``n_0`` per sample;
@@ -34,28 +37,13 @@ class Pipeline(wiring.Component):
     status : Out           beats run, samples trained, framing error, idle
     """
 
-    def __init__(self, cfg, lanes, init_weights, init_biases):
-        self.cfg, self.lanes = cfg, tuple(lanes)
-        L = cfg.n_layers
-        self.stages = []
-        backward = ["b_then_w" if cfg.mode == "pipedream" and l > 1 else "lockstep" for l in range(1, L + 1)]
-        for l in range(1, L + 1):
-            self.stages.append(Stage(
-                n_in=cfg.widths[l - 1], n_out=cfg.widths[l], lanes=self.lanes[l - 1],
-                act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=l < L, act_grad_a=l > 1,
-                delay=2 * (L - l) + 1, in_lanes=1 if l == 1 else self.lanes[l - 2],
-                # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1
-                grad_lanes=self.lanes[l - 1] if l == L else Stage.COLS[backward[l]],
-                update_shift=cfg.update_shift, bias_shift=cfg.bias_shift,
-                acc_width=cfg.forward_acc_width(l), g_acc_width=cfg.act_grad_acc_width(l),
-                init_weights=init_weights[l - 1], init_biases=init_biases[l - 1],
-                backward=backward[l - 1]))
-        classes = cfg.widths[-1]
-        self.sample_layout = data.StructLayout({"x": signed(cfg.act.width), "label": range(max(classes, 2)),
-                                                "last": 1})
-        self.result_layout = data.StructLayout({"a": signed(cfg.act.width), "label": range(max(classes, 2)),
-                                                "last": 1})
-        self.status_layout = data.StructLayout({"beats": 32, "trained": 32, "framing_error": 1, "idle": 1})
+    def __init__(self, plan, init_weights, init_biases):
+        self.plan, self.cfg, self.lanes = plan, plan.config, plan.lanes
+        cfg, L = plan.config, plan.n_layers
+        self.stages = [Stage(p, init_weights[l], init_biases[l]) for l, p in enumerate(plan.layers)]
+        layouts = plan.port_layouts()
+        self.sample_layout, self.result_layout = layouts["samples"], layouts["results"]
+        self.status_layout = layouts["status"]
         widest = max(cfg.widths)
         super().__init__({
             "samples": In(stream.Signature(self.sample_layout)),
@@ -67,12 +55,6 @@ class Pipeline(wiring.Component):
             "readback_data": Out(signed(cfg.weight.width)),
             "status": Out(self.status_layout),
         })
-
-    @property
-    def cycles_per_beat(self):
-        """Beat length in cycles when nothing stalls: the slowest stage (the
-        next beat starts in the cycle the last stage becomes idle)."""
-        return max(s.cycles_per_beat for s in self.stages)
 
     def elaborate(self, platform):
         m = Module()
@@ -192,7 +174,7 @@ class Pipeline(wiring.Component):
         sel_layer = Signal.like(self.readback_layer)
         m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
         for l, st in enumerate(stages):
-            n_in, banks = cfg.widths[l], st.cols * st.lanes
+            n_in, banks = cfg.widths[l], st.plan.banks
             word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.cols, n_in)
             m.d.comb += st.read_addr.eq(word)
             bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")

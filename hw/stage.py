@@ -39,12 +39,10 @@ class Stage(wiring.Component):
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
 
-    Parameters: ``n_in``, ``n_out``, ``lanes``; formats ``act``, ``weight``,
-    ``grad``; ``hidden`` (ReLU, else linear output); ``act_grad_a`` (False on
-    layer 1); ``delay`` (beats the delay FIFO holds a sample, 2(L-l)+1);
-    ``in_lanes`` (values per write into the delay FIFO: the producer's lanes);
-    ``grad_lanes`` (values per write of g_in); shifts and initial parameters;
-    ``backward`` (needs ``act_grad_a`` for ``"b_then_w"``).
+    Parameters: ``plan``, the layer's :class:`~layerpipe.hw.plan.LayerPlan`
+    (sizes, lanes, columns, formats, shifts, delay, backward organisation,
+    the FIFO's ``in_lanes`` and g's ``grad_lanes``); ``init_weights``
+    (n_out x n_in integers) and ``init_biases``.
 
     Members
     -------
@@ -67,42 +65,25 @@ class Stage(wiring.Component):
     bias : Out                            the biases (initialised from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    the sweep, ``passes * n_in`` with passes = ceil(n_out / lanes)
-    (``b_then_w``: ``passes * 2 * ceil(n_in / 2)``, :attr:`sweep_cycles`),
-    plus ``LATENCY``.
+    ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
+    (:mod:`layerpipe.hw.plan`).
     """
-    # start (1) + memory read, product, accumulate/write/output (3, the last of
-    # which may be the next beat's start); delta loads in the first sweep cycle,
-    # the bias update happens in the last one
-    LATENCY = 3
-    COLS = {"lockstep": 1, "b_then_w": 2}     # columns the backward takes per cycle
 
-    def __init__(self, *, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay,
-                 in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
-                 init_weights=None, init_biases=None, backward="lockstep"):
-        if backward not in self.COLS:
-            raise ValueError(f"backward must be one of {tuple(self.COLS)}, not {backward!r}")
-        if backward == "b_then_w" and not act_grad_a:
-            raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
+    def __init__(self, plan, init_weights=None, init_biases=None):
+        self.plan = plan
+        n_in, n_out, lanes = plan.n_in, plan.n_out, plan.lanes
         self.n_in, self.n_out, self.lanes = n_in, n_out, lanes
-        self.act, self.weight, self.grad = act, weight, grad
-        self.hidden, self.has_act_grad_a, self.delay = hidden, act_grad_a, delay
-        self.in_lanes, self.grad_lanes = in_lanes, grad_lanes
-        self.update_shift, self.bias_shift = update_shift, bias_shift
-        self.acc_width, self.g_acc_width = acc_width, g_acc_width
-        self.backward = backward
-        self.passes = -(-n_out // lanes)
-        # columns per weight-memory word: those the backward unit takes per cycle
-        self.cols = self.COLS[backward]
-        self.words_per_row = -(-n_in // self.cols)
+        self.passes, self.cols = plan.passes, plan.cols
+        self.backward = plan.backward
         self.init_weights, self.init_biases = init_weights, init_biases
+        act, weight, grad, in_lanes = plan.act, plan.weight, plan.grad, plan.in_lanes
         self.act_in_layout = data.StructLayout({
-            "word": range(max(-(-n_in // in_lanes), 2)),
+            "word": range(max(plan.fifo_words, 2)),
             "a": data.ArrayLayout(signed(act.width), in_lanes), "mask": in_lanes, "last": 1})
         self.act_out_layout = data.StructLayout({
             "word": range(max(self.passes, 2)),
             "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
-        self.grad_in_layout = ActGradB.layout(n_out, grad, grad_lanes)
+        self.grad_in_layout = ActGradB.layout(n_out, grad, plan.grad_lanes)
         self.grad_out_layout = ActGradB.layout(n_in, grad, self.cols)
         super().__init__({
             "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
@@ -110,21 +91,11 @@ class Stage(wiring.Component):
             "act_out": Out(stream.Signature(self.act_out_layout, always_ready=True)),
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
-            "read_addr": In(range(max(self.passes * self.words_per_row, 2))),
-            "read_data": Out(data.ArrayLayout(signed(weight.width), self.cols * lanes)),
+            "read_addr": In(range(max(plan.weight_words, 2))),
+            "read_data": Out(data.ArrayLayout(signed(weight.width), plan.banks)),
             "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
                         init=[int(v) for v in init_biases] if init_biases is not None else None),
         })
-
-    @property
-    def sweep_cycles(self):
-        """Cycles in which the stage issues columns: the longer of its sweeps."""
-        backward = 2 * self.words_per_row if self.backward == "b_then_w" else self.n_in
-        return self.passes * max(self.n_in, backward)
-
-    @property
-    def cycles_per_beat(self):
-        return self.sweep_cycles + self.LATENCY
 
     def _rows(self, values, r):
         """Per row lane j, ``values[r * lanes + j]`` (0 past the end) for the pass ``r`` now presented."""
@@ -139,17 +110,17 @@ class Stage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        plan = self.plan
         P, cols, n_in = self.lanes, self.cols, self.n_in
-        n = cols * P                                   # the backward's lanes: lane c * P + j
         lockstep = self.backward == "lockstep"
-        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, self.weight.width, self.init_weights,
+        m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, plan.weight.width, self.init_weights,
                                                          cols=cols)
-        m.submodules.delay_fifo = fifo = DelayFifo(n_in, self.act.width, self.in_lanes, self.delay,
-                                                   self.n_out, P, store_fprime=self.hidden, bwd_reads=cols)
-        m.submodules.forward = fwd = ForwardUnit(P, self.act, self.weight, self.acc_width, self.hidden)
-        m.submodules.weight_grad = wgrad = WeightGradUnit(P, self.act, self.weight, self.grad, self.update_shift,
-                                                          wmem.depth, own_mac=lockstep, cols=cols)
-        m.submodules.act_grad_b = agb = ActGradB(self.n_out, self.grad, self.grad_lanes)
+        m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay,
+                                                   self.n_out, P, store_fprime=plan.hidden, bwd_reads=cols)
+        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden)
+        m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
+                                                          plan.weight_words, own_mac=lockstep, cols=cols)
+        m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
         m.d.comb += [fifo.write_word.eq(self.act_in.p.word), fifo.write_data.eq(self.act_in.p.a),
@@ -158,11 +129,11 @@ class Stage(wiring.Component):
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
 
         # -- the sweeps: forward's, one column a cycle, and the backward's (the same one in lockstep)
-        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols)
+        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, plan.in_lanes, cols=cols)
         if lockstep:
             bsw = fsw
         else:
-            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, self.in_lanes, cols=cols, wide=True, rounds=2)
+            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, plan.in_lanes, cols=cols, wide=True, rounds=2)
 
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
@@ -191,7 +162,7 @@ class Stage(wiring.Component):
                     with m.If(bwd_en):
                         for k in range(self.n_out):
                             m.d.sync += self.bias[k].eq(
-                                narrow(self.bias[k] - round_shift(agb.delta[k], self.bias_shift), 0, self.weight))
+                                narrow(self.bias[k] - round_shift(agb.delta[k], plan.bias_shift), 0, plan.weight))
                     m.next = "IDLE"
                     begin()
                 with m.Else():
@@ -234,9 +205,9 @@ class Stage(wiring.Component):
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
-        if self.has_act_grad_a:
-            m.submodules.act_grad_a = aga = ActGradA(P, self.weight, self.grad, n_in, self.passes,
-                                                     self.g_acc_width, own_mac=lockstep, cols=cols)
+        if plan.act_grad_a:
+            m.submodules.act_grad_a = aga = ActGradA(P, plan.weight, plan.grad, n_in, self.passes,
+                                                     plan.g_acc_width, own_mac=lockstep, cols=cols)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
             m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.valid.eq(b_phase),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
@@ -244,8 +215,9 @@ class Stage(wiring.Component):
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
-                m.submodules.bwd_mac = mac = MacArray(n, max(self.weight.width, self.grad.width),
-                                                      max(self.grad.width, self.act.width))
+                unit = plan.units[-1]               # the backward unit: B(a) then W
+                n = unit.multipliers
+                m.submodules.bwd_mac = mac = MacArray(n, unit.a_width, unit.b_width)
                 for k in range(n):
                     m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from layerpipe.hw.fixed_point import narrow, round_shift, saturate
+from layerpipe.hw.initial_parameters import initial_parameters, quantized
 
 
 class IntegerArithmetic:
@@ -38,8 +39,7 @@ class IntegerArithmetic:
         return y
 
     def parameters(self, weights, biases):
-        return ([self.cfg.weight.quantize(w) for w in weights],
-                [self.cfg.weight.quantize(b) for b in biases])
+        return quantized(self.cfg, weights, biases)
 
     def forward(self, w, b, a, hidden):
         """z = W a + b narrowed to act; returns (a_out, f'(z)) with f' a 0/1 vector."""
@@ -136,17 +136,6 @@ class DelayFifo:
 
     def __len__(self):
         return len(self._entries)
-
-
-def initial_parameters(cfg):
-    """He-uniform weights from ``cfg.seed``, zero biases (as real numbers)."""
-    rng = np.random.default_rng(cfg.seed)
-    weights, biases = [], []
-    for n_in, n_out in zip(cfg.widths[:-1], cfg.widths[1:]):
-        limit = np.sqrt(6.0 / n_in)
-        weights.append(rng.uniform(-limit, limit, size=(n_out, n_in)) / 2)
-        biases.append(np.zeros(n_out))
-    return weights, biases
 
 
 @dataclass

@@ -10,10 +10,13 @@ import numpy as np
 
 from layerpipe.hw import generator
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hardware_arguments, integer,
+                                  plan_from_args)
+from layerpipe.hw.plan import load_manifest
 
 from . import datasets, fast_sim, verilator
 from .golden import IntegerArithmetic, Pipeline
-from .train import _int, accuracy, add_config_arguments, config_from_args, sample_stream
+from .train import accuracy, sample_stream
 
 BUILD_DIR = Path("build")
 
@@ -91,9 +94,10 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
     return res
 
 
-def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
-             budget=generator.DEFAULT_DSP_BUDGET, bench="fast"):
-    """Train ``cfg`` in Verilator on ``n`` samples and compare with the golden model.
+def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
+             bench="fast"):
+    """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
+    in Verilator on ``n`` samples and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
     the run is written (see :func:`wave_format`). ``progress(phase, done,
@@ -105,15 +109,18 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     """
     if bench not in BENCHES:
         raise LayerPipeError(f"bench: {bench!r} is not one of {', '.join(BENCHES)}")
+    cfg = plan.config
     if waves:
         wave_format(waves)
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
-    out = BUILD_DIR / "generated" / cfg.digest()
-    info = generator.generate(cfg, out, budget=budget)
+    out = BUILD_DIR / "generated" / plan.digest
+    t0 = time.time()
+    info = generator.generate(plan, out)
+    generated = time.time() - t0
     train_progress = (lambda k: progress("train", k, n)) if progress else None
-    res = run_bench("cycle" if waves else bench, info, out / f"{cfg.name}.v", samples, gap, backpressure, seed,
+    res = run_bench("cycle" if waves else bench, info, out / f"{plan.name}.v", samples, gap, backpressure, seed,
                     waves=waves, progress=train_progress)
     seconds, built = res["seconds"], res["build_seconds"]
     got = [(r[0], r[1]) for r in res["results"]]
@@ -133,7 +140,7 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
     rtl.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in res["weights"]]
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
-    skip = min(2 * cfg.n_layers + 2, max(len(done) // 4, 1))
+    skip = min(plan.fill_beats + 3, max(len(done) // 4, 1))
     steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
@@ -149,16 +156,20 @@ def simulate(cfg, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, wa
         "sim_cycles_per_cpu_s": res["cycles"] / res["run_cpu_seconds"] if "run_cpu_seconds" in res else None,
         "build_seconds": built,
         "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
-        "cycles_per_beat": info["cycles_per_beat"], "status": res["status"],
+        "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
+        "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None, "bench": "cycle" if waves else bench,
+        "generate_seconds": generated, "verilog_bytes": (out / f"{plan.name}.v").stat().st_size,
     }
 
 
 def add_arguments(p):
     add_config_arguments(p)
-    generator.add_hardware_arguments(p)
+    add_hardware_arguments(p)
+    p.add_argument("--manifest", metavar="DIR/manifest.json",
+                   help="simulate the design a manifest describes (written by generate) instead of --net etc.")
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} or a .csv or .npz file (default digits)")
-    p.add_argument("--samples", default=300, type=_int("samples"), help="samples to train on (default 300)")
+    p.add_argument("--samples", default=300, type=integer("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
@@ -168,8 +179,20 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
+def plan_of(args):
+    """The design of ``--manifest``, or of the config and hardware options."""
+    if args.manifest is None:
+        return plan_from_args(args)
+    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget") if getattr(args, name, None) is not None]
+    if given or args.over_budget:
+        name = (given or ["over_budget"])[0].replace("_", "-")
+        raise LayerPipeError(f"manifest: the design comes from the manifest; drop --{name}")
+    return load_manifest(args.manifest)
+
+
 def run(args):
-    cfg = config_from_args(args)
+    plan = plan_of(args)
+    cfg = plan.config
     if not 1 <= args.samples <= 100_000:
         raise LayerPipeError(f"samples: {args.samples} is out of range 1..100000")
     for name in ("gaps", "backpressure"):
@@ -178,8 +201,6 @@ def run(args):
     if args.bench not in BENCHES:
         raise LayerPipeError(f"bench: {args.bench!r} is not one of {', '.join(BENCHES)}")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
-    if cfg.lanes is None:
-        generator.choose_lanes(cfg.widths, args.dsp_budget)   # and a budget too small
     if args.waves:
         wave_format(args.waves)
     bar = None
@@ -187,7 +208,7 @@ def run(args):
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{cfg.name}: generating Verilog and building the Verilator model (cached after the first run)",
+            print(f"{plan.name}: generating Verilog and building the Verilator model (cached after the first run)",
                   file=sys.stderr)
             return
         if bar is None:
@@ -195,8 +216,8 @@ def run(args):
             bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
         bar.update(done - bar.n)
     try:
-        r = simulate(cfg, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                     progress=None if args.json else show, budget=args.dsp_budget, bench=args.bench)
+        r = simulate(plan, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
+                     progress=None if args.json else show, bench=args.bench)
     finally:
         if bar is not None:
             bar.close()
@@ -206,7 +227,8 @@ def run(args):
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
+              f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
               f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")

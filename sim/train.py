@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerpipe.hw.config import MODES, NetConfig, parse_lanes, parse_widths
+from layerpipe.hw.config import NetConfig
 from layerpipe.hw.errors import LayerPipeError
-from layerpipe.hw.fixed_point import parse_format
+from layerpipe.hw.options import add_config_arguments, config_from_args, integer
 
 from . import datasets
 from .golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample
@@ -75,40 +75,11 @@ def train(cfg, data, epochs, use_float=False, progress=None):
                        pipeline=pipe)
 
 
-def add_config_arguments(p):
-    """The options that make a NetConfig (shared by train, generate and sim)."""
-    d = NetConfig((1, 1))
-    p.add_argument("--net", default="64-32-10", help="layer widths, inputs first (default 64-32-10)")
-    p.add_argument("--mode", default=d.mode, help=f"schedule: {', '.join(MODES)} (default {d.mode})")
-    p.add_argument("--seed", default=d.seed, type=_int("seed"), help="initial weights and sample order")
-    p.add_argument("--act", default=f"{d.act.width}.{d.act.frac}", help="activation format WIDTH.FRAC")
-    p.add_argument("--weight", default=f"{d.weight.width}.{d.weight.frac}", help="weight format WIDTH.FRAC")
-    p.add_argument("--grad", default=f"{d.grad.width}.{d.grad.frac}", help="gradient format WIDTH.FRAC")
-    p.add_argument("--lr-shift", default=d.lr_shift, type=_int("lr-shift"), help="learning rate 2^-N")
-
-
-def config_from_args(args):
-    lanes = getattr(args, "lanes", None)     # only the commands that build hardware take --lanes
-    return NetConfig(parse_widths(args.net), mode=args.mode, seed=args.seed,
-                     act=parse_format(args.act, "act"), weight=parse_format(args.weight, "weight"),
-                     grad=parse_format(args.grad, "grad"), lr_shift=args.lr_shift,
-                     lanes=parse_lanes(lanes) if lanes is not None else None)
-
-
-def _int(field):
-    def parse(text):
-        try:
-            return int(text)
-        except ValueError:
-            raise LayerPipeError(f"{field}: {text!r} is not an integer") from None
-    return parse
-
-
 def add_arguments(p):
     add_config_arguments(p)
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} or a .csv or .npz file (default digits)")
     p.add_argument("--float", action="store_true", help="floating-point twin instead of integers")
-    p.add_argument("--epochs", type=_int("epochs"), help="passes over the training split (default: "
+    p.add_argument("--epochs", type=integer("epochs"), help="passes over the training split (default: "
                    + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")
     p.add_argument("--save-weights", metavar="F.npz", help="write the trained weights and biases")
     p.add_argument("--plot", metavar="F.png", help="train every mode and draw their curves")

@@ -46,6 +46,36 @@ def test_generate_takes_lanes_or_a_budget(tmp_path):
     assert small["multipliers"] <= 10 < info["multipliers"]
 
 
+def test_generate_then_sim_reads_the_manifest(tmp_path):
+    """The manifest is the hand-off: sim --manifest builds the same design, bit-exact, at the planned cycles."""
+    r = layerpipe("generate", "--net", "4-8-3", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    r = layerpipe("sim", "--manifest", str(tmp_path / "manifest.json"), "--dataset", "iris", "--samples", "30",
+                  "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["bit_exact"] and out["digest"] == info["digest"] and out["name"] == info["name"]
+    assert out["cycles_per_sample"] == pytest.approx(info["cycles_per_sample"], abs=0.5)
+
+
+def test_a_budget_names_a_different_design(tmp_path):
+    names = {}
+    for extra in ([], ["--dsp-budget", "40"]):
+        r = layerpipe("generate", "--out", str(tmp_path / str(len(extra))), "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        info = json.loads(r.stdout)
+        names[len(extra)] = (info["name"], info["digest"], tuple(info["lanes"]))
+    assert names[0][0] != names[2][0] and names[0][1] != names[2][1] and names[0][2] != names[2][2]
+
+
+def test_over_budget_lanes_warn_with_the_override(tmp_path):
+    r = layerpipe("generate", "--net", "4-8-3", "--lanes", "8,3", "--dsp-budget", "20", "--over-budget",
+                  "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().startswith("layerpipe: warning: lanes:") and json.loads(r.stdout)["over_budget"]
+
+
 @pytest.mark.parametrize("args, field", [
     (["train", "--net", "64-0-10"], "net"),
     (["train", "--net", "64--32-10"], "net"),
@@ -80,6 +110,11 @@ def test_generate_takes_lanes_or_a_budget(tmp_path):
     (["sim", "--waves", "run.txt"], "waves"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
+    (["generate", "--lanes", "32,10", "--dsp-budget", "90", "--out", "x"], "lanes"),
+    (["generate", "--target", "xc7a35t", "--out", "x"], "target"),
+    (["generate", "--net", "1024-1024-10", "--target", "ice40up5k", "--out", "x"], "memory"),
+    (["sim", "--manifest", "no/such/manifest.json"], "manifest"),
+    (["sim", "--manifest", "manifest.json", "--net", "4-8-3"], "manifest"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
 ])

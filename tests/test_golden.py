@@ -5,7 +5,8 @@ import pytest
 from layerpipe.hw.config import NetConfig
 from layerpipe.hw.fixed_point import Format, round_shift, saturate
 from layerpipe.sim import datasets
-from layerpipe.sim.golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample, initial_parameters
+from layerpipe.hw.initial_parameters import initial_parameters
+from layerpipe.sim.golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample
 from layerpipe.sim.train import sample_stream, train
 
 

@@ -6,9 +6,16 @@ import pytest
 from amaranth.sim import Simulator
 
 from layerpipe.hw.config import NetConfig
-from layerpipe.hw.generator import choose_lanes
+from layerpipe.hw.initial_parameters import initial_parameters
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
-from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample, initial_parameters
+from layerpipe.hw.plan import DesignPlan, choose_lanes, layer_plans, plan_design
+from layerpipe.hw.target import dsp_budget
+from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample
+
+
+def plan_of(cfg, lanes):
+    """The plan of ``cfg`` with ``lanes``, which may exceed a layer's width (idle lanes; NetConfig refuses those)."""
+    return DesignPlan(cfg, dsp_budget(), layer_plans(cfg, lanes))
 
 
 def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
@@ -19,7 +26,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
     gold = Pipeline(cfg, ar)
     expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
     weights, biases = ar.parameters(*initial_parameters(cfg))
-    dut = HwPipeline(cfg, lanes, weights, biases)
+    dut = HwPipeline(plan_of(cfg, lanes), weights, biases)
     got, state = [], {}
 
     async def driver(ctx):
@@ -36,7 +43,8 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
 
     async def monitor(ctx):
         word = []
-        for _ in range(200_000):
+        state["done"] = []               # cycle in which each sample's last result word left
+        for cycle in range(200_000):
             ready = int(rng.random() >= backpressure)
             ctx.set(dut.results.ready, ready)
             await ctx.tick()
@@ -45,6 +53,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
                 word.append(state["a"])
                 if state["last"]:
                     got.append((word, state["label"]))
+                    state["done"].append(cycle)
                     word = []
             state.update(valid=ctx.get(dut.results.valid), a=ctx.get(dut.results.p.a),
                          last=ctx.get(dut.results.p.last), label=ctx.get(dut.results.p.label))
@@ -84,9 +93,8 @@ def check(cfg, lanes, n, seed, **kw):
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
         for r, (w_row, g_row) in enumerate(zip(want, state["weights"][l])):
             assert g_row == w_row, f"layer {l + 1} row {r}: weights {g_row} differ from {w_row} (last column: bias)"
-    per_sample = 2 * cfg.n_layers if cfg.mode == "sequential" else 1
-    fill = 0 if cfg.mode == "sequential" else 2 * cfg.n_layers - 1
-    assert state["status"]["beats"] == n * per_sample + fill
+    plan = plan_of(cfg, lanes)
+    assert state["status"]["beats"] == n * plan.beats_per_sample + plan.fill_beats
     assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0
 
 
@@ -114,12 +122,43 @@ def test_narrow_formats_saturate_identically():
     check(cfg, (4, 3), n=8, seed=5)
 
 
+@pytest.mark.parametrize("widths, lanes", [
+    ((4, 4, 40), None),            # wide output: streaming 40 result words bounds the sample
+    ((3, 30), None),               # one layer, wide output
+    ((40, 4, 3), None),            # wide input
+    ((6, 5, 3), (2, 2)),           # the beat bounds it
+    ((5, 7, 4, 3), (3, 2, 3)),
+])
+@pytest.mark.parametrize("mode", ["layerpipe", "pipedream", "sequential"])
+def test_cycles_per_sample_match_the_plan(widths, lanes, mode):
+    """Steady-state cycles between results, measured, equal the plan's (whatever bounds them)."""
+    cfg = NetConfig(widths, mode=mode)
+    plan = plan_of(cfg, lanes) if lanes else plan_design(cfg)
+    n = 2 * plan.fill_beats + 8
+    expected, got, state, _ = run_pipeline(cfg, plan.lanes, n, seed=3)
+    assert got == expected
+    done = state["done"][plan.fill_beats + 2:]
+    measured = (done[-1] - done[0]) / (len(done) - 1)
+    assert measured == plan.cycles_per_sample, f"measured {measured}, plan {plan.cycles_per_sample} ({plan.bounds})"
+
+
+def test_lanes_stop_where_the_beat_no_longer_bounds():
+    """4-4-40: 40 result words bound a sample at 41 cycles, so the lanes stop once the beat is within that."""
+    plan = plan_design(NetConfig((4, 4, 40)))
+    assert plan.bounds["bound"] == "output" and plan.cycles_per_sample == 41
+    assert plan.cycles_per_beat <= 41
+    fewer = [plan_design(NetConfig((4, 4, 40), lanes=tuple(p if i != l else p - 1 for i, p in enumerate(plan.lanes))))
+             for l in range(plan.n_layers) if plan.lanes[l] > 1]
+    # one lane less anywhere would lengthen the cycles per sample: every multiplier counts
+    assert fewer and all(f.cycles_per_sample > plan.cycles_per_sample for f in fewer)
+
+
 def test_lanes_balance_the_beat():
     # 64-32-10: 32 lanes sweep layer 1 in 64 cycles, 5 lanes layer 2 in 2 x 32; 2*32 + 3*5 = 79 multipliers
-    assert choose_lanes((64, 32, 10)) == (32, 5)
+    assert choose_lanes(NetConfig((64, 32, 10))) == (32, 5)
     # 40 multipliers: (16, 2) sweeps in 128 and 160 cycles using 38; one more lane on layer 2
     # (3 lanes, 4 passes = 128 cycles) would need 41
-    assert choose_lanes((64, 32, 10), budget=40) == (16, 2)
+    assert choose_lanes(NetConfig((64, 32, 10)), dsp_budget(40)) == (16, 2)
 
 
 def multipliers_built(top):
@@ -137,12 +176,12 @@ def multipliers_built(top):
 
 def test_pipedream_uses_the_same_multipliers_and_beat_as_layerpipe():
     """One backward unit of 2 x lanes (B then W) where layerpipe has W and B(a) units of lanes each."""
-    from layerpipe.hw.generator import build, manifest
+    from layerpipe.hw.generator import build
     info = {}
     for mode in ("layerpipe", "pipedream"):
-        cfg = NetConfig((64, 32, 10), mode=mode)
-        top = build(cfg)
-        info[mode] = manifest(cfg, top)
+        plan = plan_design(NetConfig((64, 32, 10), mode=mode))
+        top = build(plan)
+        info[mode] = plan.manifest()
         assert multipliers_built(top) == info[mode]["multipliers"]
     lp, pd = info["layerpipe"], info["pipedream"]
     assert lp["units"][1] == {"forward": 5, "weight_grad": 5, "act_grad_a": 5}

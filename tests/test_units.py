@@ -18,6 +18,7 @@ from layerpipe.hw.delay_fifo import DelayFifo
 from layerpipe.hw.fixed_point import Format
 from layerpipe.hw.forward_unit import ForwardUnit
 from layerpipe.hw.mac_array import MacArray
+from layerpipe.hw.plan import plan_layer
 from layerpipe.hw.stage import Stage
 from layerpipe.hw.sweep import Sweep
 from layerpipe.hw.weight_grad_unit import WeightGradUnit
@@ -553,10 +554,11 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, ba
     P, R = lanes, -(-n_out // lanes)
     w = rand_q(rng, cfg.weight, (n_out, n_in), 0.1)
     b = rand_q(rng, cfg.weight, n_out, 0.1)
-    dut = Stage(n_in=n_in, n_out=n_out, lanes=P, act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=True,
-                act_grad_a=has_aga, delay=delay, in_lanes=in_lanes, grad_lanes=grad_lanes,
-                update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(1),
-                g_acc_width=cfg.act_grad_acc_width(1), init_weights=w, init_biases=b, backward=backward)
+    plan = plan_layer(n_in=n_in, n_out=n_out, lanes=P, act=cfg.act, weight=cfg.weight, grad=cfg.grad, hidden=True,
+                      act_grad_a=has_aga, delay=delay, in_lanes=in_lanes, grad_lanes=grad_lanes,
+                      update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(1),
+                      g_acc_width=cfg.act_grad_acc_width(1), backward=backward)
+    dut = Stage(plan, init_weights=w, init_biases=b)
     xs = [rand_q(rng, cfg.act, n_in, 0.1) for _ in range(n_samples)]
     gs = [rand_q(rng, cfg.grad, n_out, 0.2) for _ in range(n_samples)]
 
@@ -634,8 +636,8 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, ba
             put({})
             pending = acts + grads
             what = f"beat {k}"
-            if cycles != dut.cycles_per_beat:
-                mismatches.append(f"{what}: {cycles} cycles, docstring says {dut.cycles_per_beat}")
+            if cycles != plan.cycles_per_beat:
+                mismatches.append(f"{what}: {cycles} cycles, the plan says {plan.cycles_per_beat}")
             # act_out: one word per pass, rows r*P..r*P+P-1, mask of the rows that exist
             exp_act = []
             if fwd_en:

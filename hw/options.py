@@ -1,0 +1,86 @@
+"""Command-line options shared by the subcommands, and their parsing into
+the values the domain functions take (a NetConfig, a Target).
+
+Every subcommand module defines ``add_arguments(parser)`` and ``run(args)``
+(see :mod:`layerpipe.hw.cli`); the options that several of them share are
+declared here once, with one parser per value that reports a bad value as
+``FIELD: ...`` (a :class:`LayerPipeError`, printed as one line).
+"""
+from .config import MODES, NetConfig, parse_lanes, parse_widths
+from .errors import LayerPipeError
+from .fixed_point import parse_format
+from .target import DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
+
+# the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
+CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes")
+
+
+def integer(field):
+    """An argparse ``type`` that refuses a non-integer as ``FIELD: ... is not an integer``."""
+    def parse(text):
+        try:
+            return int(text)
+        except ValueError:
+            raise LayerPipeError(f"{field}: {text!r} is not an integer") from None
+    return parse
+
+
+def add_config_arguments(p):
+    """The options that make a NetConfig (train, generate, sim)."""
+    d = NetConfig((1, 1))
+    p.add_argument("--net", help="layer widths, inputs first (default 64-32-10)")
+    p.add_argument("--mode", help=f"schedule: {', '.join(MODES)} (default {d.mode})")
+    p.add_argument("--seed", type=integer("seed"), help=f"initial weights and sample order (default {d.seed})")
+    p.add_argument("--act", help=f"activation format WIDTH.FRAC (default {d.act.width}.{d.act.frac})")
+    p.add_argument("--weight", help=f"weight format WIDTH.FRAC (default {d.weight.width}.{d.weight.frac})")
+    p.add_argument("--grad", help=f"gradient format WIDTH.FRAC (default {d.grad.width}.{d.grad.frac})")
+    p.add_argument("--lr-shift", type=integer("lr-shift"), help=f"learning rate 2^-N (default {d.lr_shift})")
+
+
+def config_from_args(args):
+    """The NetConfig of the options given (defaults for the others)."""
+    d = NetConfig((1, 1))
+
+    def given(name, default):
+        value = getattr(args, name, None)
+        return default if value is None else value
+    lanes = getattr(args, "lanes", None)     # only the commands that build hardware take --lanes
+    return NetConfig(parse_widths(given("net", "64-32-10")), mode=given("mode", d.mode), seed=given("seed", d.seed),
+                     act=parse_format(args.act, "act") if args.act is not None else d.act,
+                     weight=parse_format(args.weight, "weight") if args.weight is not None else d.weight,
+                     grad=parse_format(args.grad, "grad") if args.grad is not None else d.grad,
+                     lr_shift=given("lr_shift", d.lr_shift),
+                     lanes=parse_lanes(lanes) if lanes is not None else None)
+
+
+def add_hardware_arguments(p):
+    """The options that shape the generated hardware (generate, sim)."""
+    p.add_argument("--lanes", help="MAC lanes per layer, e.g. 32,5 (default: chosen under the DSP budget)")
+    p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
+                   f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
+    p.add_argument("--dsp-budget", type=integer("dsp-budget"),
+                   help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin, "
+                        f"or the target's)")
+    p.add_argument("--over-budget", action="store_true",
+                   help="build --lanes that need more DSP blocks than the budget (with a warning)")
+
+
+def target_from_args(args):
+    """The Target of ``--target`` and ``--dsp-budget``."""
+    if getattr(args, "target", None) is None:
+        return dsp_budget(args.dsp_budget if args.dsp_budget is not None else DEFAULT_DSP_BUDGET)
+    target = get_target(args.target)
+    return target.with_dsp_budget(args.dsp_budget) if args.dsp_budget is not None else target
+
+
+def plan_from_args(args):
+    """The DesignPlan of the config and target options; warns (one line on
+    stderr) when ``--over-budget`` lets lanes exceed the DSP budget."""
+    import sys
+
+    from .plan import plan_design
+    plan = plan_design(config_from_args(args), target_from_args(args), allow_over_budget=args.over_budget)
+    if plan.over_budget:
+        print(f"layerpipe: warning: lanes: {plan.dsp_blocks} DSP blocks exceed the budget of "
+              f"{plan.target.dsp_blocks} (--over-budget)", file=sys.stderr)
+    return plan

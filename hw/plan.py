@@ -1,0 +1,538 @@
+"""The design plan: every hardware decision of a :class:`NetConfig` on a
+:class:`~layerpipe.hw.target.Target`, resolved once.
+
+:func:`plan_design` turns a config and a target into a :class:`DesignPlan`:
+per layer a frozen :class:`LayerPlan` (lanes, columns per cycle, passes,
+words per row, sweep cycles, delay and delay-FIFO depth, backward
+organisation, its MAC units with their multipliers and DSP blocks, on-chip
+memory bits) and, for the design, cycles per beat and per sample (and what
+bounds them), the MAC bound, multipliers and DSP blocks. The gateware takes
+its numbers from here (a :class:`~layerpipe.hw.stage.Stage` takes its
+layer's plan), the manifest is this plan serialised
+(:meth:`DesignPlan.manifest`), and :func:`load_manifest` rebuilds the
+identical plan from it, so every formula below exists once.
+
+Cycles (DESIGN.md 3; measured in RTL by ``layerpipe sim``):
+
+- a unit running tasks T (one sweep each, in order) on ``lanes`` rows and
+  ``cols`` columns per cycle sweeps ``passes * ceil(n_in / cols) * len(T)``
+  cycles, passes = ceil(n_out / lanes); a stage's sweep is its slowest
+  unit's, and its beat is the sweep plus :data:`LATENCY` cycles;
+- the design's beat is the slowest stage's;
+- a sample needs ``n_0`` input words at one word per cycle, admitted the
+  cycle after its last word (``input_cycles`` = n_0 + 1), and sends ``n_L``
+  result words, one per cycle, before the next beat may start
+  (``output_cycles`` = n_L + 1);
+- pipelined modes: cycles per sample = max(beat, input_cycles,
+  output_cycles); ``sequential`` runs 2L beats per sample, the beat after
+  stage L's forward lasting at least output_cycles: (2L - 1) * beat +
+  max(beat, output_cycles), and at least input_cycles.
+"""
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from amaranth.hdl import signed
+from amaranth.lib import data
+
+from .config import NetConfig, pipeline_delays
+from .errors import LayerPipeError
+from .fixed_point import Format
+from .payload import payload_fields
+from .schedule import scheme_tasks
+from .target import DEFAULT_TARGET, Target
+from .zoo import mlp
+
+MANIFEST_VERSION = 1
+# A stage's beat beyond its sweep: the start cycle, then the memory read and the product
+# of the last column; its accumulate/write-back shares a cycle with the next beat's start.
+LATENCY = 3
+# backward organisation -> columns its backward unit takes per cycle (and per weight-memory word)
+BACKWARD_COLS = {"lockstep": 1, "b_then_w": 2}
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """One MAC unit of a stage: ``lanes`` rows times ``cols`` columns of
+    products per cycle, running ``tasks`` (``F``, ``W``, ``B(a)``) one sweep
+    each, in order, on ``a_width`` x ``b_width`` signed operands.
+    ``dsp_blocks``: the target's blocks for all its products."""
+    name: str
+    tasks: tuple
+    lanes: int
+    cols: int
+    a_width: int
+    b_width: int
+    dsp_blocks: int
+
+    @property
+    def multipliers(self):
+        return self.lanes * self.cols
+
+    def sweep_cycles(self, n_in, n_out):
+        """Cycles in which the unit issues columns in one beat."""
+        return ceil_div(n_out, self.lanes) * ceil_div(n_in, self.cols) * len(self.tasks)
+
+
+def _unit(name, tasks, lanes, cols, a_width, b_width, target):
+    return UnitPlan(name, tasks, lanes, cols, a_width, b_width,
+                    lanes * cols * target.dsp_blocks_per_product(a_width, b_width))
+
+
+def _units(lanes, backward, act, weight, grad, act_grad_a, target):
+    """The MAC units of a stage. ``lockstep`` (LayerPipe): forward, weight_grad
+    and (past layer 1) act_grad_a, each ``lanes`` x 1, sharing one sweep.
+    ``b_then_w`` (PipeDream's backward as one task): forward ``lanes`` x 1
+    and one backward unit of ``lanes`` x 2 that runs B(a), then W."""
+    units = [_unit("forward", ("F",), lanes, 1, weight.width, act.width, target)]
+    if backward == "b_then_w":
+        units.append(_unit("backward (B then W)", ("B(a)", "W"), lanes, BACKWARD_COLS[backward],
+                           max(weight.width, grad.width), max(grad.width, act.width), target))
+        return tuple(units)
+    units.append(_unit("weight_grad", ("W",), lanes, 1, grad.width, act.width, target))
+    if act_grad_a:
+        units.append(_unit("act_grad_a", ("B(a)",), lanes, 1, weight.width, grad.width, target))
+    return tuple(units)
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Every hardware figure of one layer's stage (shapes in values, time in
+    cycles or beats, memory in bits).
+
+    layer        l, from 1
+    n_in, n_out  n_{l-1}, n_l
+    lanes        rows of W one pass covers (multipliers per unit and column)
+    backward     ``lockstep`` or ``b_then_w`` (see :data:`BACKWARD_COLS`)
+    act, weight, grad   number formats
+    hidden       ReLU (else the linear output layer)
+    act_grad_a   whether the stage runs B(a) (not on layer 1)
+    delay        beats a sample waits in the delay FIFO, 2(L-l)+1 (DESIGN.md 3)
+    in_lanes     values per write into the delay FIFO (the producer's lanes; 1 for the input)
+    grad_lanes   values per write of g_l (the output error's lanes, or layer l+1's backward cols)
+    update_shift, bias_shift   right shifts of the weight and bias update
+    acc_width, g_acc_width     forward and act_grad_a accumulator widths (bits)
+    units        the MAC units (:class:`UnitPlan`)
+    """
+    layer: int
+    n_in: int
+    n_out: int
+    lanes: int
+    backward: str
+    act: Format
+    weight: Format
+    grad: Format
+    hidden: bool
+    act_grad_a: bool
+    delay: int
+    in_lanes: int
+    grad_lanes: int
+    update_shift: int
+    bias_shift: int
+    acc_width: int
+    g_acc_width: int
+    units: tuple
+
+    @property
+    def cols(self):
+        """Columns per weight-memory word: the most any unit takes per cycle."""
+        return max(u.cols for u in self.units)
+
+    @property
+    def passes(self):
+        return ceil_div(self.n_out, self.lanes)
+
+    @property
+    def words_per_row(self):
+        """Weight-memory words per row block: ceil(n_in / cols)."""
+        return ceil_div(self.n_in, self.cols)
+
+    @property
+    def weight_words(self):
+        """Depth of each weight-memory bank."""
+        return self.passes * self.words_per_row
+
+    @property
+    def banks(self):
+        return self.cols * self.lanes
+
+    @property
+    def fifo_words(self):
+        """Delay-FIFO memory words per sample (``in_lanes`` values each)."""
+        return ceil_div(self.n_in, self.in_lanes)
+
+    @property
+    def fifo_slots(self):
+        """Samples the delay FIFO holds at once: written a beat before the
+        forward, read ``delay`` beats after it, so ``delay + 2``."""
+        return self.delay + 2
+
+    @property
+    def sweep_cycles(self):
+        """Cycles in which the stage issues columns: its slowest unit's."""
+        return max(u.sweep_cycles(self.n_in, self.n_out) for u in self.units)
+
+    @property
+    def cycles_per_beat(self):
+        """``start`` to the earliest next ``start`` (Stage's contract)."""
+        return self.sweep_cycles + LATENCY
+
+    @property
+    def multipliers(self):
+        return sum(u.multipliers for u in self.units)
+
+    @property
+    def dsp_blocks(self):
+        return sum(u.dsp_blocks for u in self.units)
+
+    @property
+    def memory_bits(self):
+        """On-chip storage of the stage: ``weights`` and ``delay_fifo`` are
+        memories (block RAM), ``registers`` are flip-flops (f' bits, biases,
+        the g/delta buffers, act_grad_a's partial sums)."""
+        regs = self.n_out * self.weight.width + 2 * self.n_out * self.grad.width
+        if self.hidden:
+            regs += self.fifo_slots * self.passes * self.lanes
+        if self.act_grad_a and self.passes > 1:
+            regs += self.cols * self.words_per_row * self.g_acc_width
+        return {"weights": self.banks * self.weight_words * self.weight.width,
+                "delay_fifo": self.fifo_slots * self.fifo_words * self.in_lanes * self.act.width,
+                "registers": regs}
+
+    def ebr_blocks(self, target):
+        """Block RAMs of ``target`` the stage's memories take (each bank, the FIFO)."""
+        return self.banks * target.ebr_for(self.weight.width, self.weight_words) + \
+            target.ebr_for(self.in_lanes * self.act.width, self.fifo_slots * self.fifo_words)
+
+    def to_dict(self):
+        return {"layer": self.layer, "n_in": self.n_in, "n_out": self.n_out, "lanes": self.lanes,
+                "cols": self.cols, "backward": self.backward, "passes": self.passes,
+                "words_per_row": self.words_per_row, "sweep_cycles": self.sweep_cycles,
+                "cycles_per_beat": self.cycles_per_beat, "delay": self.delay, "fifo_slots": self.fifo_slots,
+                "in_lanes": self.in_lanes, "grad_lanes": self.grad_lanes,
+                "units": {u.name: {"tasks": list(u.tasks), "lanes": u.lanes, "cols": u.cols,
+                                   "operands": [u.a_width, u.b_width], "multipliers": u.multipliers,
+                                   "dsp_blocks": u.dsp_blocks} for u in self.units},
+                "multipliers": self.multipliers, "dsp_blocks": self.dsp_blocks, "memory_bits": self.memory_bits}
+
+
+def plan_layer(*, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay, in_lanes, grad_lanes,
+               update_shift, bias_shift, acc_width, g_acc_width, backward="lockstep", layer=1,
+               target=DEFAULT_TARGET):
+    """A :class:`LayerPlan` from its parameters (for one stage on its own;
+    :func:`plan_design` derives them for a whole network). Raises ValueError
+    for a backward organisation that does not exist or cannot be built."""
+    if backward not in BACKWARD_COLS:
+        raise ValueError(f"backward must be one of {tuple(BACKWARD_COLS)}, not {backward!r}")
+    if backward == "b_then_w" and not act_grad_a:
+        raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
+    return LayerPlan(layer, n_in, n_out, lanes, backward, act, weight, grad, hidden, act_grad_a, delay,
+                     in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
+                     _units(lanes, backward, act, weight, grad, act_grad_a, target))
+
+
+def backward_of(mode, layer):
+    """``b_then_w`` for PipeDream's stages past the first, else ``lockstep``."""
+    return "b_then_w" if mode == "pipedream" and layer > 1 else "lockstep"
+
+
+def layer_plans(cfg, lanes, target=DEFAULT_TARGET):
+    """The :class:`LayerPlan` of every layer of ``cfg`` with ``lanes``."""
+    L, w = cfg.n_layers, cfg.widths
+    # the FIFO's hardware delay is the pipelined one in every mode: sequential runs the same stages
+    delay = pipeline_delays(L)
+    plans = []
+    for l in range(1, L + 1):
+        plans.append(plan_layer(
+            layer=l, n_in=w[l - 1], n_out=w[l], lanes=lanes[l - 1], act=cfg.act, weight=cfg.weight, grad=cfg.grad,
+            hidden=l < L, act_grad_a=l > 1, delay=delay[l - 1], in_lanes=1 if l == 1 else lanes[l - 2],
+            # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1
+            grad_lanes=lanes[l - 1] if l == L else BACKWARD_COLS[backward_of(cfg.mode, l + 1)],
+            update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(l),
+            g_acc_width=cfg.act_grad_acc_width(l), backward=backward_of(cfg.mode, l), target=target))
+    return tuple(plans)
+
+
+def beats_per_sample(mode, n_layers):
+    """Beats one sample takes in steady state: 2L in ``sequential`` (one sample in flight), else 1."""
+    return 2 * n_layers if mode == "sequential" else 1
+
+
+def fill_beats(mode, n_layers):
+    """Beats beyond ``beats_per_sample`` per sample that a run of samples takes: 2L-1 to fill
+    (and drain) the pipeline; 0 in ``sequential``."""
+    return 0 if mode == "sequential" else 2 * n_layers - 1
+
+
+def sample_bounds(widths, mode, beat):
+    """Cycles per sample in steady state, and what bounds it (module docstring):
+    ``{"beat": ..., "input": n_0 + 1, "output": n_L + 1, "cycles_per_sample": ..., "bound": name}``."""
+    L = len(widths) - 1
+    inp, out = widths[0] + 1, widths[-1] + 1
+    # the beats of a sample, the one after stage L's forward waiting for the results to leave
+    beats = (beats_per_sample(mode, L) - 1) * beat + max(beat, out)
+    if beats >= inp:
+        bound = "beat" if beat >= out else "output"
+    else:
+        bound = "input"
+    return {"input_cycles": inp, "output_cycles": out, "cycles_per_sample": max(beats, inp), "bound": bound}
+
+
+def choose_lanes(cfg, target=DEFAULT_TARGET):
+    """Lanes per layer that minimise cycles per sample under the target's DSP
+    blocks: start at one lane each and keep giving the slowest stage the
+    fewest lanes that take one pass off it, while they fit and while the
+    beat still bounds the cycles per sample (past that, loading inputs or
+    streaming results bounds it and more lanes would shorten nothing).
+    Raises LayerPipeError (``dsp_budget``) if one lane per unit does not fit."""
+    L = cfg.n_layers
+    lanes = [1] * L
+    plans = layer_plans(cfg, lanes, target)
+    per_lane = [p.dsp_blocks for p in plans]        # units scale with their lanes
+    used = sum(per_lane)
+    if used > target.dsp_blocks:
+        raise LayerPipeError(f"dsp_budget: {target.dsp_blocks} DSP blocks cannot hold one lane per task "
+                             f"({used} needed)")
+    floor = sample_bounds(cfg.widths, cfg.mode, 0)["cycles_per_sample"]
+    while True:
+        beat = max(p.cycles_per_beat for p in plans)
+        if sample_bounds(cfg.widths, cfg.mode, beat)["cycles_per_sample"] <= floor:
+            return tuple(lanes)
+        slow = max(range(L), key=lambda l: plans[l].sweep_cycles)
+        n_out, passes = cfg.widths[slow + 1], plans[slow].passes
+        if passes == 1:
+            return tuple(lanes)
+        want = ceil_div(n_out, passes - 1)           # fewest lanes with one pass less
+        extra = (want - lanes[slow]) * per_lane[slow]
+        if used + extra > target.dsp_blocks:
+            return tuple(lanes)
+        used += extra
+        lanes[slow] = want
+        plans = layer_plans(cfg, lanes, target)
+
+
+@dataclass(frozen=True)
+class DesignPlan:
+    """A whole design: its config (lanes resolved), target and layer plans.
+
+    Figures (cycles unless named): ``cycles_per_beat``, ``cycles_per_sample``
+    and its ``bound`` (``beat``, ``input`` or ``output``), ``input_cycles``,
+    ``output_cycles``, ``beats_per_sample``, ``fill_beats``,
+    ``macs_per_sample``, ``multipliers`` (products per cycle),
+    ``dsp_blocks`` (the target's blocks for them), ``mac_bound_cycles_per_sample``
+    (MACs / multipliers), ``delays`` (samples), ``memory_bits``.
+    ``name`` and ``digest`` identify the hardware: they cover the config,
+    the resolved lanes and columns and the target.
+    """
+    config: NetConfig
+    target: Target
+    layers: tuple
+    over_budget: bool = False
+
+    @property
+    def lanes(self):
+        return tuple(p.lanes for p in self.layers)
+
+    @property
+    def cols(self):
+        return tuple(p.cols for p in self.layers)
+
+    @property
+    def n_layers(self):
+        return self.config.n_layers
+
+    @property
+    def widths(self):
+        return self.config.widths
+
+    @property
+    def mode(self):
+        return self.config.mode
+
+    @property
+    def delays(self):
+        return self.config.delays
+
+    @property
+    def cycles_per_beat(self):
+        """The slowest stage's beat: a beat starts when every stage is idle."""
+        return max(p.cycles_per_beat for p in self.layers)
+
+    @property
+    def beats_per_sample(self):
+        return beats_per_sample(self.mode, self.n_layers)
+
+    @property
+    def fill_beats(self):
+        return fill_beats(self.mode, self.n_layers)
+
+    @property
+    def bounds(self):
+        return sample_bounds(self.widths, self.mode, self.cycles_per_beat)
+
+    @property
+    def cycles_per_sample(self):
+        return self.bounds["cycles_per_sample"]
+
+    @property
+    def macs_per_sample(self):
+        """MACs of one training step: the scheduler's task costs (DESIGN.md 3b)."""
+        return sum(t.macs for t in scheme_tasks(mlp(self.widths).layers, "layerpipe"))
+
+    @property
+    def multipliers(self):
+        return sum(p.multipliers for p in self.layers)
+
+    @property
+    def weight_count(self):
+        """Weights of the network (biases not counted)."""
+        return sum(p.n_in * p.n_out for p in self.layers)
+
+    @property
+    def dsp_blocks(self):
+        return sum(p.dsp_blocks for p in self.layers)
+
+    @property
+    def mac_bound_cycles_per_sample(self):
+        return self.macs_per_sample / self.multipliers
+
+    @property
+    def memory_bits(self):
+        """Bits of on-chip storage: ``weights`` and ``delay_fifo`` (memories),
+        ``registers`` (including the result buffers), ``ram`` (the memories' sum)."""
+        total = {"weights": 0, "delay_fifo": 0, "registers": 2 * self.widths[-1] * self.config.act.width}
+        for p in self.layers:
+            for k, v in p.memory_bits.items():
+                total[k] += v
+        total["ram"] = total["weights"] + total["delay_fifo"]
+        return total
+
+    @property
+    def ebr_blocks(self):
+        """Block RAMs of the target's family the memories take (estimate: every memory in block RAM)."""
+        return sum(p.ebr_blocks(self.target) for p in self.layers)
+
+    def identity(self):
+        """Everything that changes the hardware."""
+        return {"version": MANIFEST_VERSION, "config": self.config.to_dict(), "cols": list(self.cols),
+                "target": self.target.to_dict()}
+
+    @property
+    def digest(self):
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def name(self):
+        """The Verilog module name: widths, mode and the digest."""
+        return f"layerpipe_{'_'.join(map(str, self.widths))}_{self.mode}_{self.digest}"
+
+    def port_layouts(self):
+        """Payload layouts of the top-level streams and the status word."""
+        cfg = self.config
+        label = range(max(self.widths[-1], 2))
+        return {"samples": data.StructLayout({"x": signed(cfg.act.width), "label": label, "last": 1}),
+                "results": data.StructLayout({"a": signed(cfg.act.width), "label": label, "last": 1}),
+                "status": data.StructLayout({"beats": 32, "trained": 32, "framing_error": 1, "idle": 1})}
+
+    def manifest(self):
+        """The plan serialised (JSON-able): what simulation, synthesis, the host
+        driver and benchmarks read; :func:`load_manifest` inverts it."""
+        cfg, b = self.config, self.bounds
+        mem = self.memory_bits
+        return {
+            "format": "layerpipe-manifest", "version": MANIFEST_VERSION,
+            "name": self.name, "digest": self.digest, "config": cfg.to_dict(), "target": self.target.to_dict(),
+            "numbers": cfg.numbers, "widths": list(self.widths), "mode": self.mode,
+            "lanes": list(self.lanes), "cols": list(self.cols),
+            "cycles_per_beat": self.cycles_per_beat, "cycles_per_sample": self.cycles_per_sample,
+            "bound": b["bound"], "input_cycles": b["input_cycles"], "output_cycles": b["output_cycles"],
+            "beats_per_sample": self.beats_per_sample, "fill_beats": self.fill_beats,
+            "sweep_cycles": [p.sweep_cycles for p in self.layers],
+            "units": [{u.name: u.multipliers for u in p.units} for p in self.layers],
+            "layers": [p.to_dict() for p in self.layers],
+            "macs_per_sample": self.macs_per_sample, "multipliers": self.multipliers,
+            "dsp_blocks": self.dsp_blocks, "over_budget": self.over_budget,
+            "mac_bound_cycles_per_sample": self.mac_bound_cycles_per_sample,
+            "delays": list(self.delays), "memory_bits": mem,
+            "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"]},
+            "ports": {k: payload_fields(v) for k, v in self.port_layouts().items()},
+        }
+
+
+def plan_design(cfg, target=DEFAULT_TARGET, allow_over_budget=False):
+    """Resolve ``cfg`` on ``target`` into a :class:`DesignPlan`.
+
+    Lanes are ``cfg.lanes`` or :func:`choose_lanes`. Raises LayerPipeError,
+    before anything is built, when the lanes need more DSP blocks than the
+    target has (``lanes``; with ``allow_over_budget`` the plan is made and
+    marked ``over_budget``) or the memories more bits than a named target's
+    block RAM and SPRAM (``memory``).
+    """
+    lanes = cfg.lanes if cfg.lanes is not None else choose_lanes(cfg, target)
+    layers = layer_plans(cfg, lanes, target)
+    plan = DesignPlan(cfg.replace(lanes=tuple(lanes)), target, layers)
+    over = plan.dsp_blocks > target.dsp_blocks
+    if over and not allow_over_budget:
+        raise LayerPipeError(
+            f"lanes: {','.join(map(str, lanes))} need {plan.dsp_blocks} DSP blocks ({target.dsp_name}, from "
+            f"{plan.multipliers} multipliers); the budget is {target.dsp_blocks} (--dsp-budget or --target)")
+    ram, have = plan.memory_bits["ram"], target.memory_bits
+    if have and ram > have:
+        raise LayerPipeError(
+            f"memory: the design needs {ram / 1024:.0f} kbit of RAM (weights and delay FIFOs); "
+            f"{target.name} has {have / 1024:.0f} kbit")
+    return replace(plan, over_budget=over)
+
+
+def load_manifest(source):
+    """The :class:`DesignPlan` a manifest (a path to ``manifest.json`` or its
+    parsed dict) describes, rebuilt from its config and target and checked
+    field by field against the manifest. Raises LayerPipeError naming the
+    field of a malformed manifest, one of another version, or one that
+    contradicts itself."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        try:
+            m = json.loads(path.read_text())
+        except OSError as e:
+            raise LayerPipeError(f"manifest: cannot read {str(path)!r}: {e.strerror}") from None
+        except ValueError as e:
+            raise LayerPipeError(f"manifest: {str(path)!r} is not JSON ({e})") from None
+    else:
+        m = source
+    if not isinstance(m, dict) or m.get("format") != "layerpipe-manifest":
+        raise LayerPipeError("manifest: format: not a layerpipe manifest")
+    if m.get("version") != MANIFEST_VERSION:
+        raise LayerPipeError(f"manifest: version: {m.get('version')!r}, this layerpipe reads version "
+                             f"{MANIFEST_VERSION}; generate it again")
+    for key in ("config", "target"):
+        if key not in m:
+            raise LayerPipeError(f"manifest: {key}: missing")
+    try:
+        cfg = NetConfig.from_dict(m["config"])
+        target = Target.from_dict(m["target"])
+    except LayerPipeError as e:
+        raise LayerPipeError(f"manifest: {e}") from None
+    if cfg.lanes is None:
+        raise LayerPipeError("manifest: config.lanes: missing (a manifest's lanes are resolved)")
+    plan = plan_design(cfg, target, allow_over_budget=m.get("over_budget") is True)
+    want = json.loads(json.dumps(plan.manifest()))
+    for key in sorted(set(want) | set(m)):
+        if key not in m:
+            raise LayerPipeError(f"manifest: {key}: missing")
+        if key not in want:
+            raise LayerPipeError(f"manifest: {key}: unknown field")
+        if m[key] != want[key]:
+            raise LayerPipeError(f"manifest: {key}: {_short(m[key])} contradicts the config and target, "
+                                 f"which give {_short(want[key])}")
+    return plan
+
+
+def _short(value):
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

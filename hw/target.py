@@ -1,0 +1,129 @@
+"""Devices a design is planned for: DSP blocks, block RAM and LUTs.
+
+A :class:`Target` is what the design plan (:mod:`layerpipe.hw.plan`) needs
+to know of a device: the family (which decides how a product of given
+operand widths maps onto DSP blocks), the DSP budget the lanes may use, and
+the on-chip memory a design must fit in. Named targets are full devices;
+``dsp_budget(n)`` is a plain budget of ``n`` ECP5 DSP blocks with no memory
+limit (the generator's default, 128, is the ULX3S-85F's 156 with room left
+for the board wrapper).
+
+DSP blocks per product (:meth:`Target.dsp_blocks`): yosys's ``synth_ecp5``
+and ``synth_ice40 -dsp`` map a ``$mul`` with ``techlibs/common/mul2dsp.v``,
+which splits an A x B product wider than the block (``DSP_A_MAXWIDTH`` x
+``DSP_B_MAXWIDTH``: 18 x 18 on ECP5 for MULT18X18D, 16 x 16 on iCE40 for
+SB_MAC16) into ceil(A / w) * ceil(B / w) block-sized partial products.
+So a 24 x 24 product takes four MULT18X18D on ECP5 and a 16 x 16 one a single
+SB_MAC16 on iCE40. (A 1-bit remainder piece is below ``DSP_*_MINWIDTH`` = 2
+and goes to LUTs, so the count is an upper bound by at most that piece.)
+
+Device figures: Lattice ECP5 and ECP5-5G Family Data Sheet (FPGA-DS-02012),
+table 1.1, LFE5U-85F: 83,640 LUT4, 208 EBR of 18 kbit, 156 18x18
+multipliers; Lattice iCE40 UltraPlus Family Data Sheet (FPGA-DS-02008),
+table 1.1, iCE40UP5K: 5,280 LUT4, 30 EBR of 4 kbit, 4 SPRAM of 256 kbit,
+8 SB_MAC16.
+"""
+from dataclasses import asdict, dataclass, replace
+
+from .errors import LayerPipeError, check_fields
+
+# width x depth configurations of one block RAM (data sheets: EBR sysMEM, SB_RAM40_4K)
+_EBR_SHAPES = {
+    "ecp5": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+    "ice40": ((2, 2048), (4, 1024), (8, 512), (16, 256)),
+}
+# the operand width one DSP block multiplies (mul2dsp's DSP_A_MAXWIDTH = DSP_B_MAXWIDTH)
+_DSP_WIDTH = {"ecp5": 18, "ice40": 16}
+_DSP_NAME = {"ecp5": "MULT18X18D", "ice40": "SB_MAC16"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A device (or a plain DSP budget) the plan resolves a design for.
+
+    name        ``ecp5-85f``, ``ice40up5k``, or ``dsp-budget`` (plain budget)
+    family      ``ecp5`` or ``ice40``: how products map onto DSP blocks and
+                memories onto block RAM
+    dsp_blocks  DSP blocks the lanes may use (MULT18X18D / SB_MAC16)
+    ebr_blocks, ebr_bits   block RAMs and bits per block (0: not checked)
+    spram_bits  single-port RAM bits (iCE40UP SPRAM), counted as memory
+    luts        LUT4s (reported for synthesis; the plan does not estimate LUTs)
+    """
+    name: str
+    family: str
+    dsp_blocks: int
+    ebr_blocks: int = 0
+    ebr_bits: int = 0
+    spram_bits: int = 0
+    luts: int = 0
+
+    def __post_init__(self):
+        if self.family not in _DSP_WIDTH:
+            raise LayerPipeError(f"target: family {self.family!r} is not one of {', '.join(_DSP_WIDTH)}")
+        for name in ("dsp_blocks", "ebr_blocks", "ebr_bits", "spram_bits", "luts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise LayerPipeError(f"target: {name} {value!r} must be a non-negative integer")
+
+    @property
+    def dsp_width(self):
+        """Operand width (bits, signed) one DSP block multiplies."""
+        return _DSP_WIDTH[self.family]
+
+    @property
+    def dsp_name(self):
+        return _DSP_NAME[self.family]
+
+    @property
+    def memory_bits(self):
+        """On-chip RAM bits (block RAM plus SPRAM); 0 when the target sets no memory limit."""
+        return self.ebr_blocks * self.ebr_bits + self.spram_bits
+
+    def dsp_blocks_per_product(self, a_width, b_width):
+        """DSP blocks one ``a_width`` x ``b_width`` signed product takes (see the module docstring)."""
+        w = self.dsp_width
+        return -(-a_width // w) * -(-b_width // w)
+
+    def ebr_for(self, width, depth):
+        """Block RAMs one ``width`` x ``depth`` memory takes, in its cheapest configuration."""
+        return min(-(-width // w) * -(-depth // d) for w, d in _EBR_SHAPES[self.family])
+
+    def with_dsp_budget(self, blocks):
+        """This target with the lanes limited to ``blocks`` DSP blocks."""
+        if not isinstance(blocks, int) or blocks < 1:
+            raise LayerPipeError(f"dsp_budget: {blocks!r} must be a positive number of DSP blocks")
+        return replace(self, dsp_blocks=blocks)
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        """The target of a manifest; refuses unknown or missing fields by name."""
+        check_fields("target", d, cls.__dataclass_fields__, ("name", "family", "dsp_blocks"))
+        return cls(**d)
+
+
+TARGETS = {
+    "ecp5-85f": Target("ecp5-85f", "ecp5", dsp_blocks=156, ebr_blocks=208, ebr_bits=18 * 1024, luts=83_640),
+    "ice40up5k": Target("ice40up5k", "ice40", dsp_blocks=8, ebr_blocks=30, ebr_bits=4 * 1024,
+                        spram_bits=4 * 256 * 1024, luts=5_280),
+}
+
+# ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
+DEFAULT_DSP_BUDGET = 128
+
+
+def dsp_budget(blocks=DEFAULT_DSP_BUDGET, family="ecp5"):
+    """A plain budget of ``blocks`` DSP blocks of ``family``, no memory limit."""
+    return Target("dsp-budget", family, dsp_blocks=1).with_dsp_budget(blocks)
+
+
+def get_target(name):
+    """A named target; refuses an unknown name with the list of known ones."""
+    if name not in TARGETS:
+        raise LayerPipeError(f"target: {name!r} is not one of {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+DEFAULT_TARGET = dsp_budget()
