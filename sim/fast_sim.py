@@ -2,6 +2,7 @@
 run :mod:`layerpipe.sim.fast_bench` in Verilator, and turn the memories it
 dumps into the per-sample results, done cycles and weights that
 :func:`layerpipe.sim.rtl_sim.simulate` compares with the golden model."""
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ PROGRESS_CYCLES = 20_000     # at most this many cycles between progress reports
 # that C++20 coroutines need (CFG_CXXFLAGS_COROUTINES is empty), hence -CFLAGS.
 SPEED_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-public-flat-rw", "--timing",
               "--timescale", "1ns/1ps", "-CFLAGS", "-std=c++20 -fcoroutines")
+# The model's per-cycle code at -O2 rather than the wheel's -Os (OPT_FAST);
+# the run-once code (initial values: megabytes on large nets) stays at -O0.
+MAKE_VARIABLES = "OPT_FAST=-O2"
 PUBLIC_PORTS = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
 
 
@@ -40,10 +44,20 @@ def build(info, design_path, build_dir, build_args=SPEED_ARGS):
     out = Path(build_dir) / "fast"
     out.mkdir(parents=True, exist_ok=True)
     source = out / f"{info['name']}_{info['digest']}_bench.v"
-    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL, PERIOD_NS))
+    # the make variables are named in the source, so the cache key covers them
+    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL, PERIOD_NS)
+                      + f"// built by layerpipe.sim.fast_sim with make {MAKE_VARIABLES}\n")
     control = out / f"{TOPLEVEL}.vlt"
     control.write_text(PUBLIC_PORTS.format(top=TOPLEVEL))
-    return verilator.build(source, TOPLEVEL, build_dir, build_args=(*build_args, str(control.resolve())))
+    saved = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, MAKE_VARIABLES]))
+    try:
+        return verilator.build(source, TOPLEVEL, build_dir, build_args=(*build_args, str(control.resolve())))
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
 
 
 def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):

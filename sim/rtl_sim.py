@@ -67,22 +67,25 @@ def wave_format(path):
 BENCHES = ("fast", "cycle")
 
 
-def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, waves=None, progress=None):
+def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, waves=None, progress=None,
+              build_dir=None):
     """Build the design ``vfile`` (manifest ``info``) for ``bench`` and train it on ``samples``.
 
     Returns what the bench read back: ``results`` (per sample: outputs and
     label), ``weights`` (per layer, rows of W with the bias last),
     ``done_cycles``, ``cycles``, ``status``, ``extra_words``, and
-    ``seconds`` (the simulator process) and ``build_seconds``.
+    ``seconds`` (the simulator process) and ``build_seconds``. Models are
+    cached under ``build_dir`` (default ``build/``)``/verilator``.
     """
+    models = Path(build_dir or BUILD_DIR) / "verilator"
     t0 = time.time()
     if bench == "fast":
-        model = fast_sim.build(info, vfile, BUILD_DIR / "verilator")
+        model = fast_sim.build(info, vfile, models)
         built = time.time() - t0
         res = fast_sim.run(model, info, samples, gap, backpressure, seed, progress=progress)
     else:
         wave_fmt = wave_format(waves) if waves else False
-        model = verilator.build(vfile, info["name"], BUILD_DIR / "verilator", waves=wave_fmt)
+        model = verilator.build(vfile, info["name"], models, waves=wave_fmt)
         built = time.time() - t0
         params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": info["widths"],
                   "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
@@ -95,7 +98,7 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
 
 
 def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
-             bench="fast"):
+             bench="fast", build_dir=None):
     """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
     in Verilator on ``n`` samples and compare with the golden model.
 
@@ -106,6 +109,7 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     ``bench``: ``"fast"`` (:mod:`fast_sim`, no Python per cycle) or
     ``"cycle"`` (:mod:`rtl_bench`, cocotb drivers awake every cycle); the
     two give the same bits. Waveforms come from the cycle bench.
+    ``build_dir``: where Verilog and models are cached (default ``build/``).
     """
     if bench not in BENCHES:
         raise LayerPipeError(f"bench: {bench!r} is not one of {', '.join(BENCHES)}")
@@ -115,13 +119,13 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
-    out = BUILD_DIR / "generated" / plan.digest
+    out = Path(build_dir or BUILD_DIR) / "generated" / plan.digest
     t0 = time.time()
     info = generator.generate(plan, out)
     generated = time.time() - t0
     train_progress = (lambda k: progress("train", k, n)) if progress else None
     res = run_bench("cycle" if waves else bench, info, out / f"{plan.name}.v", samples, gap, backpressure, seed,
-                    waves=waves, progress=train_progress)
+                    waves=waves, progress=train_progress, build_dir=build_dir)
     seconds, built = res["seconds"], res["build_seconds"]
     got = [(r[0], r[1]) for r in res["results"]]
     first = first_difference(expected, got)
