@@ -5,6 +5,7 @@ from amaranth.lib.wiring import In, Out
 from .act_grad_b import ActGradB
 from .mac_array import MacArray
 from .narrow import narrow
+from .plan import words_of
 
 
 class ActGradA(wiring.Component):
@@ -64,7 +65,7 @@ class ActGradA(wiring.Component):
                      last_pass.eq(self.last_pass)]
         m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
         slot = index >> (cols.bit_length() - 1)             # the word of columns index..index+cols-1
-        slots = -(-self.n_in // cols)
+        slots = words_of(self.n_in, cols)
         for c in range(cols):
             tree = _adder_tree([mac.p[c * P + j] for j in range(P)])
             total = Signal(signed(self.acc_width), name=f"total{c}")

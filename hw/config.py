@@ -9,7 +9,7 @@ the field, the bad value and what is allowed.
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 from .errors import LayerPipeError, check_fields
 from .fixed_point import Format, acc_width

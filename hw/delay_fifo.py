@@ -2,6 +2,8 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .plan import fifo_slots_of, passes_of, words_of
+
 
 class DelayFifo(wiring.Component):
     """What stage l's backward needs of a sample, kept until it returns:
@@ -41,10 +43,10 @@ class DelayFifo(wiring.Component):
 
     def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, bwd_reads=1):
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
-        self.slots = depth + 2
-        self.words = -(-n // in_lanes)            # memory words per slot
+        self.slots = fifo_slots_of(depth)
+        self.words = words_of(n, in_lanes)        # memory words per slot
         self.n_out, self.lanes, self.store_fprime = n_out, lanes, store_fprime
-        self.passes = -(-n_out // lanes)
+        self.passes = passes_of(n_out, lanes)
         self.bwd_reads = bwd_reads
         word_t = data.ArrayLayout(signed(width), in_lanes)
         super().__init__({

@@ -80,13 +80,18 @@ def round_shift(x, shift):
     return x << -shift
 
 
-def saturate(x, fmt):
-    return np.clip(np.asarray(x, dtype=np.int64), fmt.min, fmt.max)
+def saturate(x, fmt, tally=None):
+    """Clip ``x`` to ``fmt``'s range; ``tally(n)``, if given, hears how many values were clipped."""
+    x = np.asarray(x, dtype=np.int64)
+    if tally is not None:
+        tally(int(np.count_nonzero((x < fmt.min) | (x > fmt.max))))
+    return np.clip(x, fmt.min, fmt.max)
 
 
-def narrow(x, shift, fmt):
-    """The only lossy step: round ``shift`` fractional bits away, then saturate to ``fmt``."""
-    return saturate(round_shift(x, shift), fmt)
+def narrow(x, shift, fmt, tally=None):
+    """The only lossy step: round ``shift`` fractional bits away, then saturate to ``fmt``
+    (``tally`` as for :func:`saturate`)."""
+    return saturate(round_shift(x, shift), fmt, tally)
 
 
 def acc_width(a, b, terms):

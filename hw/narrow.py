@@ -1,7 +1,7 @@
 """Gateware of the one rounding rule (see ``fixed_point.py``):
 ``saturate(round_shift(x, shift), fmt)``, round half up by adding 2**(shift-1)
 before an arithmetic right shift."""
-from amaranth.hdl import Mux, signed
+from amaranth.hdl import Mux
 
 
 def round_shift(x, shift):

@@ -2,7 +2,7 @@
 the values the domain functions take (a NetConfig, a Target).
 
 Every subcommand module defines ``add_arguments(parser)`` and ``run(args)``
-(see :mod:`layerpipe.hw.cli`); the options that several of them share are
+(see :mod:`layerpipe.scripts.cli`); the options that several of them share are
 declared here once, with one parser per value that reports a bad value as
 ``FIELD: ...`` (a :class:`LayerPipeError`, printed as one line).
 """

@@ -4,7 +4,7 @@ from amaranth.lib.wiring import In, Out
 
 from .narrow import narrow
 from .stage import Stage
-from .weight_memory import WeightMemory
+from .weight_readback import WeightReadback
 
 
 class Pipeline(wiring.Component):
@@ -168,21 +168,11 @@ class Pipeline(wiring.Component):
         with m.If(self.results.valid & self.results.ready):
             m.d.sync += [out_count.eq(out_count - 1), out_index.eq(out_index + 1)]
 
-        # -- weight read-back while idle: (row, col) -> (word, bank) of the layer's weight memory
-        rb_data = Array(Signal(signed(cfg.weight.width), name=f"rb{l}") for l in range(1, L + 1))
-        sel_row = Signal.like(self.readback_row)
-        sel_layer = Signal.like(self.readback_layer)
-        m.d.sync += [sel_row.eq(self.readback_row), sel_layer.eq(self.readback_layer)]
-        for l, st in enumerate(stages):
-            n_in, banks = cfg.widths[l], st.plan.banks
-            word, bank = WeightMemory.location(self.readback_row, self.readback_col, st.lanes, st.cols, n_in)
-            m.d.comb += st.read_addr.eq(word)
-            bank_now = Signal(range(max(banks, 2)), name=f"rb_bank{l + 1}")
-            m.d.sync += bank_now.eq(bank)
-            bias_now = Signal(name=f"rb_bias{l + 1}")
-            m.d.sync += bias_now.eq(self.readback_col == n_in)
-            value = Array(st.read_data[b] for b in range(banks))[bank_now]
-            bias = Array(st.bias[k] for k in range(cfg.widths[l + 1]))[sel_row]
-            m.d.comb += rb_data[l].eq(Mux(bias_now, bias, value))
-        m.d.sync += self.readback_data.eq(rb_data[sel_layer])
+        # -- weight read-back while idle
+        m.submodules.weight_readback = rb = WeightReadback(self.plan.layers, cfg.weight)
+        m.d.comb += [rb.layer.eq(self.readback_layer), rb.row.eq(self.readback_row), rb.col.eq(self.readback_col),
+                     self.readback_data.eq(rb.data)]
+        for l, st in enumerate(stages, 1):
+            m.d.comb += [st.read_addr.eq(getattr(rb, f"addr{l}")), getattr(rb, f"word{l}").eq(st.read_data),
+                         getattr(rb, f"bias{l}").eq(st.bias)]
         return m

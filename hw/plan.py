@@ -56,6 +56,22 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
+def passes_of(n_out, lanes):
+    """Passes of ``lanes`` rows that cover ``n_out`` rows: ceil(n_out / lanes)."""
+    return ceil_div(n_out, lanes)
+
+
+def words_of(n, per_word):
+    """Memory words that hold ``n`` values, ``per_word`` to a word: ceil(n / per_word)."""
+    return ceil_div(n, per_word)
+
+
+def fifo_slots_of(delay):
+    """Samples a delay FIFO of ``delay`` beats holds at once: a sample is
+    written a beat before its forward and read ``delay`` beats after it."""
+    return delay + 2
+
+
 @dataclass(frozen=True)
 class UnitPlan:
     """One MAC unit of a stage: ``lanes`` rows times ``cols`` columns of
@@ -76,7 +92,7 @@ class UnitPlan:
 
     def sweep_cycles(self, n_in, n_out):
         """Cycles in which the unit issues columns in one beat."""
-        return ceil_div(n_out, self.lanes) * ceil_div(n_in, self.cols) * len(self.tasks)
+        return passes_of(n_out, self.lanes) * words_of(n_in, self.cols) * len(self.tasks)
 
 
 def _unit(name, tasks, lanes, cols, a_width, b_width, target):
@@ -145,12 +161,12 @@ class LayerPlan:
 
     @property
     def passes(self):
-        return ceil_div(self.n_out, self.lanes)
+        return passes_of(self.n_out, self.lanes)
 
     @property
     def words_per_row(self):
         """Weight-memory words per row block: ceil(n_in / cols)."""
-        return ceil_div(self.n_in, self.cols)
+        return words_of(self.n_in, self.cols)
 
     @property
     def weight_words(self):
@@ -164,13 +180,11 @@ class LayerPlan:
     @property
     def fifo_words(self):
         """Delay-FIFO memory words per sample (``in_lanes`` values each)."""
-        return ceil_div(self.n_in, self.in_lanes)
+        return words_of(self.n_in, self.in_lanes)
 
     @property
     def fifo_slots(self):
-        """Samples the delay FIFO holds at once: written a beat before the
-        forward, read ``delay`` beats after it, so ``delay + 2``."""
-        return self.delay + 2
+        return fifo_slots_of(self.delay)
 
     @property
     def sweep_cycles(self):
@@ -307,7 +321,7 @@ def choose_lanes(cfg, target=DEFAULT_TARGET):
         n_out, passes = cfg.widths[slow + 1], plans[slow].passes
         if passes == 1:
             return tuple(lanes)
-        want = ceil_div(n_out, passes - 1)           # fewest lanes with one pass less
+        want = ceil_div(n_out, passes - 1)           # fewest lanes with one pass less (passes_of inverted)
         extra = (want - lanes[slow]) * per_lane[slow]
         if used + extra > target.dsp_blocks:
             return tuple(lanes)

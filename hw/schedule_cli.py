@@ -7,16 +7,20 @@ table over P, ``--gantt F.png`` a picture of one period per processor,
 ``--list`` the zoo with per-layer MACs. Heavy imports (OR-Tools,
 matplotlib) happen inside the functions that need them.
 """
-import json
 import re
 
+from . import strict_json
 from .errors import LayerPipeError
+from .options import integer
+from .output_paths import check_output
+from .progress import Steps
 
 
 def add_arguments(parser):
     parser.add_argument("--net", default="64-32-64-10",
                         help="layer widths like 64-32-10, or a zoo name (see --list)")
-    parser.add_argument("--processors", "-p", type=int, metavar="P", help="number of identical processors")
+    parser.add_argument("--processors", "-p", type=integer("processors"), metavar="P",
+                        help="number of identical processors")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--sweep", metavar="A..B", help="table of speedups for P = A..B")
     parser.add_argument("--gantt", metavar="F.png", help="draw one steady-state period per processor")
@@ -56,14 +60,30 @@ def result(net, processors, elementwise=False, time_limit=10.0):
     }
 
 
-def sweep_rows(net, processors, elementwise=False, time_limit=10.0):
+def sweep_rows(net, processors, elementwise=False, time_limit=10.0, steps=None):
     rows = []
     for p in processors:
-        r = result(net, p, elementwise, time_limit)
+        if steps is None:
+            r = result(net, p, elementwise, time_limit)
+        else:
+            with steps.step(f"packing on P = {p} processors"):
+                r = result(net, p, elementwise, time_limit)
         rows.append({"processors": p, "speedup": r["speedup"], "speedup_vs_stages": r["speedup_vs_stages"],
                      "optimal": all(r[s]["optimal"] for s in ("layerpipe", "pipedream", "pipedream_stages")),
                      **{f"{s}_period": r[s]["period"] for s in ("layerpipe", "pipedream", "pipedream_stages")}})
     return rows
+
+
+def _zoo_list():
+    """The zoo as one JSON object: per network its layers and MACs per sample."""
+    from .zoo import ZOO
+    nets = {}
+    for name, build in ZOO.items():
+        net = build()
+        nets[name] = {"macs_per_sample": sum(layer.macs for layer in net.layers), "input_size": net.input_size,
+                      "layers": [{"name": layer.name, "kind": layer.kind, "macs": layer.macs,
+                                  "shape": str(layer.shape)} for layer in net.layers]}
+    return {"zoo": nets, "unit": "MACs per sample"}
 
 
 def _format_list():
@@ -153,22 +173,27 @@ def draw_gantt(r, path):
 def run(args):
     from .zoo import get_net
     if args.list:
-        print(_format_list())
+        print(strict_json.dumps(_zoo_list()) if args.json else _format_list())
         return 0
     if not args.time_limit > 0:
         raise LayerPipeError(f"time-limit: {args.time_limit} must be a positive number of seconds")
     net = get_net(args.net)
+    if args.gantt:
+        check_output(args.gantt, "gantt", suffixes=(".png",))
     if args.sweep:
-        rows = sweep_rows(net, parse_sweep(args.sweep), args.elementwise, args.time_limit)
-        print(json.dumps({"net": net.name, "sweep": rows}) if args.json else _format_sweep(net.name, rows))
+        rows = sweep_rows(net, parse_sweep(args.sweep), args.elementwise, args.time_limit,
+                          steps=Steps(f"schedule {net.name}"))
+        print(strict_json.dumps({"net": net.name, "sweep": rows}) if args.json else _format_sweep(net.name, rows))
         return 0
     if args.processors is None:
         raise LayerPipeError("processors: missing; give --processors P with P >= 1 (or --sweep A..B, --list)")
     from .schedule import MAX_PROCESSORS
     if not 1 <= args.processors <= MAX_PROCESSORS:
         raise LayerPipeError(f"processors: {args.processors} is out of range 1..{MAX_PROCESSORS}")
-    r = result(net, args.processors, args.elementwise, args.time_limit)
+    with Steps(f"schedule {net.name}").step(f"packing the tasks on P = {args.processors} processors"
+                                            f" (CP-SAT, at most {args.time_limit:g} s a scheme)"):
+        r = result(net, args.processors, args.elementwise, args.time_limit)
     if args.gantt:
         draw_gantt(r, args.gantt)
-    print(json.dumps(r) if args.json else _format_result(r))
+    print(strict_json.dumps(r) if args.json else _format_result(r))
     return 0

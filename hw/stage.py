@@ -4,10 +4,10 @@ from amaranth.lib.wiring import In, Out
 
 from .act_grad_a import ActGradA
 from .act_grad_b import ActGradB
+from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit
 from .mac_array import MacArray
-from .narrow import narrow, round_shift
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
@@ -62,7 +62,7 @@ class Stage(wiring.Component):
     grad_out : Out(stream, always ready) g_{l-1}, ``cols`` values per cycle (if act_grad_a)
     read_addr : In; read_data : Out      weight read-back while idle: the word of
         ``WeightMemory.location`` (row, col, lanes, cols, n_in), all banks
-    bias : Out                            the biases (initialised from ``init_biases``)
+    bias : Out                            the biases (:class:`BiasUpdate`, from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
     ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
@@ -93,8 +93,7 @@ class Stage(wiring.Component):
             "grad_out": Out(stream.Signature(self.grad_out_layout, always_ready=True)),
             "read_addr": In(range(max(plan.weight_words, 2))),
             "read_data": Out(data.ArrayLayout(signed(weight.width), plan.banks)),
-            "bias": Out(data.ArrayLayout(signed(weight.width), n_out),
-                        init=[int(v) for v in init_biases] if init_biases is not None else None),
+            "bias": Out(data.ArrayLayout(signed(weight.width), n_out)),
         })
 
     def _rows(self, values, r):
@@ -121,6 +120,9 @@ class Stage(wiring.Component):
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
                                                           plan.weight_words, own_mac=lockstep, cols=cols)
         m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes)
+        m.submodules.bias_update = bias_update = BiasUpdate(self.n_out, plan.weight, plan.grad, plan.bias_shift,
+                                                            self.init_biases)
+        m.d.comb += [bias_update.delta.eq(agb.delta), self.bias.eq(bias_update.bias)]
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
         m.d.comb += [fifo.write_word.eq(self.act_in.p.word), fifo.write_data.eq(self.act_in.p.a),
@@ -159,10 +161,7 @@ class Stage(wiring.Component):
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
                 with m.If(drain == 2):
-                    with m.If(bwd_en):
-                        for k in range(self.n_out):
-                            m.d.sync += self.bias[k].eq(
-                                narrow(self.bias[k] - round_shift(agb.delta[k], plan.bias_shift), 0, plan.weight))
+                    m.d.comb += bias_update.en.eq(bwd_en)
                     m.next = "IDLE"
                     begin()
                 with m.Else():

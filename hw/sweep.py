@@ -1,6 +1,8 @@
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from .plan import words_of
 
 
 class Sweep(wiring.Component):
@@ -33,10 +35,10 @@ class Sweep(wiring.Component):
     def __init__(self, n_in, passes, in_lanes=1, cols=1, wide=False, rounds=1):
         self.n_in, self.passes, self.in_lanes, self.cols, self.wide, self.rounds = \
             n_in, passes, in_lanes, cols, wide, rounds
-        self.words_per_row = -(-n_in // cols)
+        self.words_per_row = words_of(n_in, cols)
         self.reads = cols if wide else 1
         self.cycles_per_pass = self.words_per_row if wide else n_in
-        fifo_words = -(-n_in // in_lanes)
+        fifo_words = words_of(n_in, in_lanes)
         super().__init__({
             "start": In(1), "active": Out(1), "final": Out(1),
             "round": Out(range(max(rounds, 2))), "r": Out(range(max(passes, 2))),

@@ -3,6 +3,8 @@ from amaranth.hdl import Array, Module, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .plan import passes_of, words_of
+
 
 class WeightMemory(wiring.Component):
     """The weights of one layer in ``cols * lanes`` banks, one copy.
@@ -38,8 +40,8 @@ class WeightMemory(wiring.Component):
 
     def __init__(self, n_in, n_out, lanes, width, init=None, cols=1):
         self.n_in, self.n_out, self.lanes, self.width, self.cols = n_in, n_out, lanes, width, cols
-        self.passes = -(-n_out // lanes)
-        self.words_per_row = -(-n_in // cols)
+        self.passes = passes_of(n_out, lanes)
+        self.words_per_row = words_of(n_in, cols)
         self.depth = self.passes * self.words_per_row
         self.banks = cols * lanes
         self._init = init
@@ -58,7 +60,7 @@ class WeightMemory(wiring.Component):
     @staticmethod
     def location(row, col, lanes, cols, n_in):
         """(word, bank) of W[row, col]; for integers or Amaranth values (constant divisors)."""
-        return (row // lanes) * -(-n_in // cols) + col // cols, (col % cols) * lanes + row % lanes
+        return (row // lanes) * words_of(n_in, cols) + col // cols, (col % cols) * lanes + row % lanes
 
     def bank_init(self, bank):
         """Initial contents of ``bank`` from the (n_out, n_in) integer matrix."""

@@ -83,7 +83,8 @@ def training_task(cfg, dataset, samples):
     epochs = -(-samples // len(data.x_train))
     stream = list(sample_stream(data, FloatArithmetic(cfg), epochs, cfg.seed))[:samples]
     weights, biases = initial_parameters(cfg)
-    f32 = lambda arrays: tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
+    def f32(arrays):
+        return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in arrays)
     return TrainingTask(tuple(cfg.widths), 2.0 ** -cfg.lr_shift,
                         np.ascontiguousarray([s.x for s in stream], dtype=np.float32),
                         np.array([s.label for s in stream], dtype=np.int32), f32(weights), f32(biases))

@@ -44,7 +44,7 @@ def speedups(rows, baseline):
 
 
 def summary_table(results):
-    lines = [f"| net | baseline | mean P=2..16 | mean P=7..9 | max (at P) |",
+    lines = ["| net | baseline | mean P=2..16 | mean P=7..9 | max (at P) |",
              "|---|---|---|---|---|"]
     for baseline, label in BASELINES.items():
         means, bands = [], []
@@ -57,7 +57,7 @@ def summary_table(results):
             lines.append(f"| {name} | {label} | {mean:.2f}x | {band:.2f}x | {s[best]:.2f}x (P={best}) |")
         lines.append(f"| **zoo mean** | {label} | **{statistics.mean(means):.2f}x** | "
                      f"**{statistics.mean(bands):.2f}x** | |")
-    lines.append(f"| paper | PipeDream | 1.25x | >= 1.80x (best case) | |")
+    lines.append("| paper | PipeDream | 1.25x | >= 1.80x (best case) | |")
     return "\n".join(lines)
 
 

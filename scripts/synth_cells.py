@@ -24,6 +24,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from layerpipe.hw import strict_json
+
 FAMILIES = {
     "ecp5": {"synth": "synth_ecp5", "dsp": ("MULT18X18D", "ALU54B"), "lut": ("LUT4",),
              "ff": ("TRELLIS_FF",), "carry": ("CCU2C",)},
@@ -129,7 +131,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"component": args.component, "params": options, **results}))
+        print(strict_json.dumps({"component": args.component, "params": options, **results}))
     else:
         print(f"{args.component} " + " ".join(f"{k}={v}" for k, v in options.items()))
         print(table(results))

@@ -37,6 +37,7 @@ FILE_SUFFIXES = (".csv", ".npz")
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 MIN_ROWS = 5          # a split of 20 % needs a test row and a few training rows
+HELP = f"{', '.join(DATASETS)}, or a .csv or .npz file (default digits)"   # --dataset of train and sim
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ def min_max(data):
     """``data`` with every feature min-max scaled over the training split, clipped to [0, 1]."""
     lo, hi = data.x_train.min(axis=0), data.x_train.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
-    scale = lambda x: np.clip((x - lo) / span, 0.0, 1.0)
+
+    def scale(x):
+        return np.clip((x - lo) / span, 0.0, 1.0)
     return DataSet(data.name, scale(data.x_train), data.y_train, scale(data.x_test), data.y_test, data.classes)
 
 

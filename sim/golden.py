@@ -9,6 +9,7 @@ integer and the float model differ only in the :class:`IntegerArithmetic` or
 :class:`FloatArithmetic` object it is given.
 """
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,17 +18,45 @@ from layerpipe.hw.fixed_point import narrow, round_shift, saturate
 from layerpipe.hw.initial_parameters import initial_parameters, quantized
 
 
+# the quantities whose saturation IntegerArithmetic counts
+SATURATING = ("act", "grad", "weight")
+
+
 class IntegerArithmetic:
     """The hardware's arithmetic: int64 NumPy, narrowing as in fixed_point.py.
 
     Formats: inputs, activations, targets in ``cfg.act``; weights and biases in
     ``cfg.weight``; g and delta in ``cfg.grad``. Every dot product is exact
     before it is narrowed, so the order of summation does not matter.
+
+    ``saturated`` counts the values clipped to their format while training,
+    per quantity (:data:`SATURATING`: ``act`` the forward's z, ``grad`` the
+    output error and act_grad_a's g, ``weight`` the updated weights and
+    biases); :meth:`uncounted` leaves evaluation out of the counts.
     """
     exact = True
 
     def __init__(self, cfg):
         self.cfg = cfg
+        self.saturated = dict.fromkeys(SATURATING, 0)
+        self._counting = True
+
+    def _tally(self, quantity):
+        if not self._counting:
+            return None
+
+        def add(n):
+            self.saturated[quantity] += n
+        return add
+
+    @contextmanager
+    def uncounted(self):
+        """Within the block, clipped values are not counted (inference on a test split)."""
+        saved, self._counting = self._counting, False
+        try:
+            yield
+        finally:
+            self._counting = saved
 
     def input(self, x):
         """Real-valued features (already scaled to the data set's range) to activations."""
@@ -45,7 +74,7 @@ class IntegerArithmetic:
         """z = W a + b narrowed to act; returns (a_out, f'(z)) with f' a 0/1 vector."""
         c = self.cfg
         acc = a @ w.T + (b << c.act.frac)   # a: one sample, or a batch of rows
-        z = narrow(acc, c.weight.frac, c.act)
+        z = narrow(acc, c.weight.frac, c.act, self._tally("act"))
         if hidden:      # ReLU
             fprime = (z > 0).astype(np.int64)
             return z * fprime, fprime
@@ -54,7 +83,7 @@ class IntegerArithmetic:
     def output_error(self, a_out, y):
         """delta_L = a_L - y (MSE on one-hot targets), in the gradient format."""
         c = self.cfg
-        return narrow(a_out - y, c.act.frac - c.grad.frac, c.grad)
+        return narrow(a_out - y, c.act.frac - c.grad.frac, c.grad, self._tally("grad"))
 
     def act_grad_b(self, g, fprime):
         """delta = g * f'(z): with ReLU a select, no multiplication."""
@@ -62,13 +91,13 @@ class IntegerArithmetic:
 
     def act_grad_a(self, w, delta):
         """g = W^T delta narrowed to grad."""
-        return narrow(w.T @ delta, self.cfg.weight.frac, self.cfg.grad)
+        return narrow(w.T @ delta, self.cfg.weight.frac, self.cfg.grad, self._tally("grad"))
 
     def weight_grad(self, w, b, delta, a):
         """W - lr delta a^T and b - lr delta, rounded to weight.frac and saturated."""
         c = self.cfg
-        w_new = saturate(w - round_shift(np.outer(delta, a), c.update_shift), c.weight)
-        b_new = saturate(b - round_shift(delta, c.bias_shift), c.weight)
+        w_new = saturate(w - round_shift(np.outer(delta, a), c.update_shift), c.weight, self._tally("weight"))
+        b_new = saturate(b - round_shift(delta, c.bias_shift), c.weight, self._tally("weight"))
         return w_new, b_new
 
     def output_value(self, a_out):
@@ -78,6 +107,11 @@ class IntegerArithmetic:
 class FloatArithmetic:
     """The same network and schedule in float64: no rounding, no saturation."""
     exact = False
+    saturated = None
+
+    @contextmanager
+    def uncounted(self):
+        yield
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -229,7 +263,7 @@ class Pipeline:
             s, a_out = act[L]
             e = ar.output_error(a_out, ar.target(s.label))
             grad[L] = (s, e)
-            report.losses.append((s.index, _mse(ar, a_out, s.label)))
+            report.losses.append((s.index, mse(ar, a_out, s.label)))
         self.weights, self.biases = new_w, new_b
         self._act, self._grad = act, grad
         self.k += 1
@@ -250,7 +284,7 @@ class Pipeline:
             report.stages[l - 1].forward = sample.index
             a = a_out
         report.results.append((sample.index, a, sample.label))
-        report.losses.append((sample.index, _mse(ar, a, sample.label)))
+        report.losses.append((sample.index, mse(ar, a, sample.label)))
         g = ar.output_error(a, ar.target(sample.label))
         for l in range(L, 0, -1):
             a_in, fprime = saved[l - 1]
@@ -274,12 +308,15 @@ class Pipeline:
         """Outputs for a batch (rows of xs, in the arithmetic's representation),
         forward only, with the current weights."""
         a = xs
-        for l in range(1, self.cfg.n_layers + 1):
-            a, _ = self.arith.forward(self.weights[l - 1], self.biases[l - 1], a, hidden=l < self.cfg.n_layers)
+        with self.arith.uncounted():
+            for l in range(1, self.cfg.n_layers + 1):
+                a, _ = self.arith.forward(self.weights[l - 1], self.biases[l - 1], a, hidden=l < self.cfg.n_layers)
         return a
 
 
-def _mse(arith, a_out, label):
-    y = np.zeros(len(a_out))
-    y[label] = 1.0
-    return float(np.mean((arith.output_value(a_out) - y) ** 2))
+def mse(arith, a_out, label):
+    """Mean squared error of outputs ``a_out`` (one sample, or rows of a batch)
+    against one-hot targets ``label`` (an int, or one per row), in real units."""
+    out = arith.output_value(a_out)
+    y = np.eye(out.shape[-1])[label]
+    return float(np.mean((out - y) ** 2))

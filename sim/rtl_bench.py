@@ -4,16 +4,24 @@ seeded backpressure), drains, and reads back every weight and bias.
 
 params: ``samples`` ([features, label] pairs, integers in the act format),
 ``widths``, ``ports`` (the manifest's payload fields), ``gap``,
-``backpressure``, ``seed``. results: ``results`` (per sample: outputs and
-label), ``done_cycles`` (cycle at which each sample's last result word left),
-``cycles``, ``weights`` (per layer, rows of W with the bias last), ``status``.
+``backpressure``, ``seed``, ``cycles_per_sample``. results: ``results`` (per
+sample: outputs and label), ``done_cycles`` (cycle at which each sample's last
+result word left), ``cycles``, ``weights`` (per layer, rows of W with the bias
+last), ``status``.
+
+``drain`` rises in the cycle after the last input word is taken, whatever the
+number of samples (fewer than the pipeline's depth too). A :class:`Watchdog`
+gives up when nothing moves: after ``4 * cycles_per_sample + 200`` of the
+design's own cycles, or when the bench's gaps and backpressure held it up
+longer than random gaps explain (:func:`gap_run_limit`), and says which.
 """
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, read_signed, reset, unpack
+from layerpipe.sim.stream_bench import (StreamDriver, StreamMonitor, Watchdog, gap_run_limit, read_signed, reset,
+                                        unpack)
 from layerpipe.sim.verilator import put_progress, put_results, sim_params
 
 PERIOD_NS = 10
@@ -37,23 +45,31 @@ async def train(dut):
                             backpressure=p["backpressure"], seed=p["seed"] + 1)
     driver.send_all({"x": x, "label": label, "last": int(k == len(xs) - 1)}
                     for xs, label in p["samples"] for k, x in enumerate(xs))
-    done_cycles = []
-    limit = 4 * p["cycles_per_sample"] + 200
-    every = max(1, n // 200)
-    for k in range(1, n + 1):
-        await monitor.wait_for(k * n_out, timeout_cycles=limit * (1 + 10 * (p["gap"] + p["backpressure"])))
-        done_cycles.append(now_cycles() - start)
-        if k % every == 0 or k == n:
-            put_progress(k)
-        if driver.sent == sum(len(xs) for xs, _ in p["samples"]):
-            dut.drain.value = 1
-    dut.drain.value = 1
     status = {}
-    for _ in range(100 * p["cycles_per_sample"] + 1000):
-        await FallingEdge(dut.clk)
+
+    def beats():
+        nonlocal status
         status = unpack(ports["status"], dut.status.value.to_unsigned())
-        if status["idle"]:
-            break
+        return status["beats"]
+
+    watchdog = Watchdog(dut.clk, limit=4 * p["cycles_per_sample"] + 200,
+                        bench_limit=gap_run_limit(max(p["gap"], p["backpressure"])),
+                        driver=driver, monitor=monitor, progress=beats,
+                        holding=lambda: None if dut.drain.value else "kept drain low with no input left")
+    done_cycles = []
+    every = max(1, n // 200)
+    while len(done_cycles) < n:
+        await watchdog.cycle()
+        if not driver.pending:
+            dut.drain.value = 1      # the pipeline runs empty beats until the last sample is out
+        while len(done_cycles) < min(n, len(monitor.received) // n_out):
+            done_cycles.append(now_cycles() - start)
+            k = len(done_cycles)
+            if k % every == 0 or k == n:
+                put_progress(k)
+    dut.drain.value = 1
+    while not status["idle"]:
+        await watchdog.cycle()
     cycles = now_cycles() - start
     await ClockCycles(dut.clk, 4)
     extra = len(monitor.received) - n * n_out    # a duplicate would show up here

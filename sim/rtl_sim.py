@@ -1,20 +1,22 @@
 """``layerpipe sim``: generate the pipeline, train it in Verilator (cocotb) on
 a data set, and hold every result word and the final weights to the golden
 model, bit for bit."""
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from layerpipe.hw import generator
+from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.options import (CONFIG_OPTIONS, add_config_arguments, add_hardware_arguments, integer,
                                   plan_from_args)
+from layerpipe.hw.output_paths import check_output
 from layerpipe.hw.plan import load_manifest
+from layerpipe.hw.progress import Steps
 
 from . import datasets, fast_sim, verilator
+from .bit_exact import compare
 from .golden import IntegerArithmetic, Pipeline
 from .train import accuracy, sample_stream
 
@@ -32,30 +34,18 @@ def prepare(cfg, dataset, n, seed):
     return data, ar, samples, gold, expected
 
 
-def first_difference(expected, got):
-    for k, (e, g) in enumerate(zip(expected, got)):
-        if list(g[1:]) != list(e[1:]):
-            return f"sample {k}: label {g[1]} != {e[1]}"
-        for j, (x, y) in enumerate(zip(e[0], g[0])):
-            if x != y:
-                return f"sample {k}: output {j} is {y}, golden model {x}"
-    if len(expected) != len(got):
-        return f"{len(got)} results for {len(expected)} samples"
-    return None
-
-
 def wave_format(path):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
-    Refuses, before any tool runs, an unknown extension, a folder that does not
-    exist, and FST where it cannot be built (:func:`verilator.fst_build_args`).
+    Refuses, before any tool runs, an unknown extension, a path that cannot be
+    written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
+    cannot be built (:func:`verilator.fst_build_args`).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
-    if path.is_dir() or not path.parent.is_dir():
-        raise LayerPipeError(f"waves: {str(path)!r} is not a file in an existing folder")
+    check_output(path, "waves")
     if fmt == "fst":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
@@ -68,7 +58,7 @@ BENCHES = ("fast", "cycle")
 
 
 def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, waves=None, progress=None,
-              build_dir=None):
+              build_dir=None, steps=None):
     """Build the design ``vfile`` (manifest ``info``) for ``bench`` and train it on ``samples``.
 
     Returns what the bench read back: ``results`` (per sample: outputs and
@@ -78,15 +68,17 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
     cached under ``build_dir`` (default ``build/``)``/verilator``.
     """
     models = Path(build_dir or BUILD_DIR) / "verilator"
+    steps = steps or Steps(info["name"], enabled=False)
     t0 = time.time()
+    with steps.step("building the Verilator model (cached after the first run)"):
+        if bench == "fast":
+            model = fast_sim.build(info, vfile, models)
+        else:
+            model = verilator.build(vfile, info["name"], models, waves=wave_format(waves) if waves else False)
+    built = time.time() - t0
     if bench == "fast":
-        model = fast_sim.build(info, vfile, models)
-        built = time.time() - t0
         res = fast_sim.run(model, info, samples, gap, backpressure, seed, progress=progress)
     else:
-        wave_fmt = wave_format(waves) if waves else False
-        model = verilator.build(vfile, info["name"], models, waves=wave_fmt)
-        built = time.time() - t0
         params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": info["widths"],
                   "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
                   "cycles_per_sample": info["cycles_per_sample"]}
@@ -119,38 +111,39 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
+    steps = Steps(plan.name, enabled=progress is not None)
     out = Path(build_dir or BUILD_DIR) / "generated" / plan.digest
     t0 = time.time()
-    info = generator.generate(plan, out)
+    info = generator.generate(plan, out, steps=steps)
     generated = time.time() - t0
-    train_progress = (lambda k: progress("train", k, n)) if progress else None
     res = run_bench("cycle" if waves else bench, info, out / f"{plan.name}.v", samples, gap, backpressure, seed,
-                    waves=waves, progress=train_progress, build_dir=build_dir)
+                    waves=waves, progress=(lambda k: progress("train", k, n)) if progress else None,
+                    build_dir=build_dir, steps=steps)
     seconds, built = res["seconds"], res["build_seconds"]
-    got = [(r[0], r[1]) for r in res["results"]]
-    first = first_difference(expected, got)
-    mismatches = sum(1 for e, g in zip(expected, got) if list(e[0]) != list(g[0]) or e[1] != g[1]) \
-        + abs(len(expected) - len(got)) + res["extra_words"]
+    got = [{"a": r[0], "label": r[1]} for r in res["results"]]
+    mismatches, first = compare([{"a": list(a), "label": label} for a, label in expected], got)
+    mismatches += res["extra_words"]
     weights_ok = True
     for l in range(cfg.n_layers):
+        # row r of W_l with b_l[r] as its last column
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
-        for r, (w_row, g_row) in enumerate(zip(want, res["weights"][l])):
-            if w_row != g_row:
-                weights_ok = False
-                mismatches += 1
-                first = first or f"layer {l + 1} row {r}: weights {g_row} differ from the golden model's {w_row}"
+        wrong, where = compare(want, res["weights"][l], item=f"layer {l + 1} weight row")
+        weights_ok &= wrong == 0
+        mismatches += wrong
+        first = first or where
     # the RTL's own weights, read back, classify the test split
     rtl = Pipeline(cfg, ar)
     rtl.weights = [np.array(w, dtype=np.int64)[:, :-1] for w in res["weights"]]
     rtl.biases = [np.array(w, dtype=np.int64)[:, -1] for w in res["weights"]]
     done = res["done_cycles"]
     skip = min(plan.fill_beats + 3, max(len(done) // 4, 1))
-    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else float("nan")
+    # undefined (None, JSON null) for runs too short to have a steady state
+    steady = (done[-1] - done[skip]) / (len(done) - 1 - skip) if len(done) > skip + 1 else None
     return {
         "bit_exact": mismatches == 0, "mismatches": mismatches, "first_mismatch": first,
         "samples": len(got), "cycles_per_sample": steady,
         "mac_bound_cycles_per_sample": info["mac_bound_cycles_per_sample"],
-        "mac_bound_ratio": steady / info["mac_bound_cycles_per_sample"],
+        "mac_bound_ratio": None if steady is None else steady / info["mac_bound_cycles_per_sample"],
         "accuracy": accuracy(rtl, ar, data.x_test, data.y_test),
         "golden_accuracy": accuracy(gold, ar, data.x_test, data.y_test),
         "weights_bit_exact": weights_ok, "cycles": res["cycles"],
@@ -158,12 +151,12 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         # in sim_seconds); the cycle bench's figure is its whole process
         "sim_cycles_per_s": res["cycles"] / res.get("run_seconds", seconds), "sim_seconds": seconds,
         "sim_cycles_per_cpu_s": res["cycles"] / res["run_cpu_seconds"] if "run_cpu_seconds" in res else None,
-        "build_seconds": built,
+        "build_seconds": built, "generate_seconds": generated,
+        "verilog_bytes": (out / f"{plan.name}.v").stat().st_size, "bench": "cycle" if waves else bench,
         "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
-        "waves": str(Path(waves).resolve()) if waves else None, "bench": "cycle" if waves else bench,
-        "generate_seconds": generated, "verilog_bytes": (out / f"{plan.name}.v").stat().st_size,
+        "waves": str(Path(waves).resolve()) if waves else None,
     }
 
 
@@ -172,7 +165,7 @@ def add_arguments(p):
     add_hardware_arguments(p)
     p.add_argument("--manifest", metavar="DIR/manifest.json",
                    help="simulate the design a manifest describes (written by generate) instead of --net etc.")
-    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} or a .csv or .npz file (default digits)")
+    p.add_argument("--dataset", default="digits", help=datasets.HELP)
     p.add_argument("--samples", default=300, type=integer("samples"), help="samples to train on (default 300)")
     p.add_argument("--gaps", default=0.0, type=float, help="probability of a gap before each input word")
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
@@ -212,9 +205,7 @@ def run(args):
     def show(phase, done, total):
         nonlocal bar
         if phase == "build":
-            print(f"{plan.name}: generating Verilog and building the Verilator model (cached after the first run)",
-                  file=sys.stderr)
-            return
+            return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
@@ -226,14 +217,19 @@ def run(args):
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
     else:
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
-        print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
-              f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
-              f" ratio {r['mac_bound_ratio']:.3f})")
+        if r["cycles_per_sample"] is None:
+            print(f"  cycles per sample   undefined: {r['samples']} samples are too few for a steady state"
+                  f"  (plan {r['manifest_cycles_per_sample']}, bound: {r['bound']};"
+                  f" MAC bound {r['mac_bound_cycles_per_sample']:.2f})")
+        else:
+            print(f"  cycles per sample   {r['cycles_per_sample']:.2f}  (plan {r['manifest_cycles_per_sample']}, bound:"
+                  f" {r['bound']}; MAC bound {r['mac_bound_cycles_per_sample']:.2f},"
+                  f" ratio {r['mac_bound_ratio']:.3f})")
         print(f"  test accuracy       {r['accuracy']:.4f}  (golden model {r['golden_accuracy']:.4f})")
         print(f"  simulation          {r['sim_cycles_per_s']:.0f} cycles/s, {r['sim_seconds']:.1f} s")
         if r["waves"]:

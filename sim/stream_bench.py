@@ -16,6 +16,7 @@ combinational path has settled (Verilator's value callbacks at a rising edge
 already see the registers' new values, so sampling there would be ambiguous).
 Test code that drives other inputs should do so just after a rising edge too.
 """
+import math
 import random
 import re
 from collections import deque
@@ -61,20 +62,6 @@ def unpack(fields, bits):
                      else (bits >> offset) & ((1 << width) - 1))
               for name, (offset, width, signed) in fields.items()}
     return values[""] if "" in values else values
-
-
-def first_mismatch(expected, got):
-    """``None`` if the payload lists are equal, else one line naming the first
-    differing sample and field."""
-    for i, (e, g) in enumerate(zip(expected, got)):
-        if e != g:
-            if isinstance(e, dict) and isinstance(g, dict):
-                field = next((k for k in e if e[k] != g.get(k)), "?")
-                return f"sample {i}, field {field!r}: expected {e[field]}, got {g.get(field)}"
-            return f"sample {i}: expected {e}, got {g}"
-    if len(expected) != len(got):
-        return f"expected {len(expected)} samples, got {len(got)}"
-    return None
 
 
 def _port(dut, prefix, member, required=True):
@@ -125,8 +112,8 @@ class StreamDriver(_Endpoint):
     by ``seed``). Once valid is high it stays high, with the payload unchanged,
     until the transfer.
 
-    Members: ``send(payload)``, ``send_all(payloads)``, ``await done()``;
-    ``sent`` counts transfers.
+    Members: ``send(payload)``, ``send_all(payloads)``, ``await done(watchdog)``;
+    ``sent`` counts transfers, ``pending`` what is still to go.
     """
 
     def __init__(self, dut, prefix, clock, *, layout=None, gap=0.0, seed=None):
@@ -146,15 +133,16 @@ class StreamDriver(_Endpoint):
     def send_all(self, payloads):
         self._queue.extend(payloads)
 
-    async def done(self, timeout_cycles=None):
-        """Wait until everything queued has been transferred."""
-        cycles = 0
-        while self._queue or self._busy:
-            await RisingEdge(self.clock)
-            cycles += 1
-            if timeout_cycles is not None and cycles > timeout_cycles:
-                raise TimeoutError(f"{len(self._queue) + self._busy} payloads not accepted "
-                                   f"after {timeout_cycles} cycles ({self.sent} sent)")
+    @property
+    def pending(self):
+        """Payloads queued or on the bus, not yet transferred."""
+        return len(self._queue) + self._busy
+
+    async def done(self, watchdog):
+        """Wait until everything queued has been transferred; ``watchdog``
+        (a :class:`Watchdog`) says when to give up, and whose fault it was."""
+        while self.pending:
+            await watchdog.cycle()
 
     async def _run(self):
         current = None
@@ -179,7 +167,7 @@ class StreamMonitor(_Endpoint):
     Drives ready (if the port exists) low on each cycle with probability
     ``backpressure`` (seeded by ``seed``) and records every transfer's
     payload, unpacked by ``layout`` as for :class:`StreamDriver`, in
-    ``received``. ``await wait_for(n)`` returns once ``n`` have arrived.
+    ``received``. ``await wait_for(n, watchdog)`` returns once ``n`` have arrived.
     """
 
     def __init__(self, dut, prefix, clock, *, layout=None, backpressure=0.0, seed=None):
@@ -190,14 +178,11 @@ class StreamMonitor(_Endpoint):
             self.ready.value = 0
         self._task = cocotb.start_soon(self._run())
 
-    async def wait_for(self, n, timeout_cycles=None):
-        cycles = 0
+    async def wait_for(self, n, watchdog):
+        """Wait until ``n`` payloads have arrived (and return them); ``watchdog``
+        (a :class:`Watchdog`) says when to give up, and whose fault it was."""
         while len(self.received) < n:
-            await RisingEdge(self.clock)
-            cycles += 1
-            if timeout_cycles is not None and cycles > timeout_cycles:
-                raise TimeoutError(f"{len(self.received)} of {n} payloads received "
-                                   f"after {timeout_cycles} cycles")
+            await watchdog.cycle()
         return self.received[:n]
 
     async def _run(self):
@@ -209,6 +194,98 @@ class StreamMonitor(_Endpoint):
             if (ready or self.ready is None) and _high(self.valid):
                 self.received.append(unpack(self.fields, self.payload.value.to_unsigned()))
             await RisingEdge(self.clock)
+
+
+class Stalled(AssertionError):
+    """A :class:`Watchdog` gave up; the message says whether the design or the bench stalled."""
+
+
+def gap_run_limit(probability, odds=1e-12):
+    """Cycles a run of random gaps (each cycle one with ``probability``) exceeds
+    with odds below ``odds``: the longest hold-up a seeded random bench explains.
+
+    P(run >= k) = probability**k, so k = log(odds) / log(probability); 0 for
+    no gaps, and 0 for gaps with probability 1 (a bench that never lets go).
+    """
+    if not 0 < probability < 1:
+        return 0
+    return math.ceil(math.log(odds) / math.log(probability))
+
+
+class Watchdog:
+    """Tells a design that stopped from a bench that held it up.
+
+    Call ``await cycle()`` once per clock cycle instead of waiting for an edge.
+    At each falling edge it asks whether anything moved since the last one: a
+    transfer on the ``driver``'s or the ``monitor``'s stream, or a change of
+    ``progress()`` (e.g. the design's beat count). If nothing moved, the cycle
+    is blamed on the bench when the bench held the design up: the driver had a
+    payload waiting but kept valid low (a random gap), the monitor kept ready
+    low while the design offered a result (backpressure), or ``holding()``
+    names something the bench withholds (e.g. ``"drain is low"``); otherwise
+    the cycle is the design's (the bench offered input, or had none left, and
+    took every result).
+
+    Raises :class:`Stalled` after ``limit`` of the design's cycles without
+    progress ("the design stalled"), or after ``limit + bench_limit`` cycles
+    without progress in which the bench held the design up ("the bench
+    stalled"). So a timeout follows from what the bench did: heavy gaps or
+    backpressure never look like a design fault, and a bench that stopped
+    feeding never looks like a hardware one. Choose ``bench_limit`` with
+    :func:`gap_run_limit` of the gap and backpressure probabilities.
+    """
+
+    def __init__(self, clock, *, limit, bench_limit=0, driver=None, monitor=None, progress=None, holding=None):
+        self.clock, self.limit, self.bench_limit = clock, int(limit), int(limit) + int(bench_limit)
+        self.driver, self.monitor = driver, monitor
+        self.progress, self.holding = progress, holding
+        self.cycles = 0                     # cycles watched
+        self._mark = None
+        self._design = self._bench = 0      # cycles without progress, by whom
+        self._why = {}                      # bench hold-ups by reason, since the last progress
+
+    def _now(self):
+        return (self.driver.sent if self.driver else None,
+                len(self.monitor.received) if self.monitor else None,
+                self.progress() if self.progress else None)
+
+    async def cycle(self):
+        await FallingEdge(self.clock)
+        self.cycles += 1
+        mark = self._now()
+        if mark != self._mark:
+            self._mark, self._design, self._bench, self._why = mark, 0, 0, {}
+            return
+        why = None
+        if self.monitor is not None and self.monitor.ready is not None \
+                and _high(self.monitor.valid) and not _high(self.monitor.ready):
+            why = "held back a result (backpressure)"
+        elif self.driver is not None and self.driver.pending and not _high(self.driver.valid):
+            why = "withheld input (a gap)"
+        elif self.holding is not None and (self.driver is None or not self.driver.pending):
+            why = self.holding()
+        if why:
+            self._bench += 1
+            self._why[why] = self._why.get(why, 0) + 1
+        else:
+            self._design += 1
+        if self._design > self.limit:
+            raise Stalled(f"the design stalled: nothing moved for {self._design + self._bench} cycles, "
+                          f"{self._design} of them with input offered (or none left) and every result taken "
+                          f"(limit {self.limit}); {self._state()}")
+        if self._bench > self.bench_limit:
+            held = ", ".join(f"{why} {n}" for why, n in self._why.items())
+            raise Stalled(f"the bench stalled: nothing moved for {self._design + self._bench} cycles, "
+                          f"{self._bench} of them held up by the bench ({held}; limit {self.bench_limit}); "
+                          f"{self._state()}")
+
+    def _state(self):
+        parts = []
+        if self.driver is not None:
+            parts.append(f"{self.driver.sent} payloads sent, {self.driver.pending} to send")
+        if self.monitor is not None:
+            parts.append(f"{len(self.monitor.received)} received")
+        return ", ".join(parts) + f" after {self.cycles} cycles"
 
 
 async def reset(rst, clock, cycles=2):

@@ -24,8 +24,8 @@ def plot_modes(cfg, data, epochs, path, known=None):
     ax_loss.set(xlabel="epoch", ylabel="mean squared error (training stream)", yscale="log")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy")
     ax_acc.legend(fontsize=8)
-    fig.suptitle(f"{data.name} {'-'.join(map(str, cfg.widths))}: LayerPipe delays {list(cfg.replace(mode='layerpipe').delays)} "
-                 f"vs plain SGD")
+    delays = list(cfg.replace(mode="layerpipe").delays)
+    fig.suptitle(f"{data.name} {'-'.join(map(str, cfg.widths))}: LayerPipe delays {delays} vs plain SGD")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

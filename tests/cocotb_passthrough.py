@@ -3,14 +3,15 @@ component through ``StreamDriver``/``StreamMonitor`` and reports what came out.
 
 params (from ``verilator.test``): ``samples`` (payload dicts), ``in_fields`` /
 ``out_fields`` (``payload_fields`` of the layouts), ``gap``, ``backpressure``,
-``seed``. results: ``received`` (payload dicts), ``sent``, ``cycles``.
+``seed``, ``stall_after`` (hold reset from then on: a design that stops).
+results: ``received`` (payload dicts), ``sent``, ``cycles``.
 """
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, FallingEdge
 from cocotb.utils import get_sim_time
 
-from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, reset
+from layerpipe.sim.stream_bench import StreamDriver, StreamMonitor, Watchdog, gap_run_limit, reset
 from layerpipe.sim.verilator import put_results, sim_params
 
 PERIOD_NS = 10
@@ -27,7 +28,12 @@ async def passthrough(dut):
                             backpressure=p["backpressure"], seed=p["seed"] + 1)
     driver.send_all(p["samples"])
     n = len(p["samples"])
-    await monitor.wait_for(n, timeout_cycles=20 * n + 100)
+    if p.get("stall_after") is not None:
+        cocotb.start_soon(hold_reset_after(dut, p["stall_after"]))
+    # AddOne passes a payload on within a few cycles of taking it
+    watchdog = Watchdog(dut.clk, limit=20, bench_limit=gap_run_limit(max(p["gap"], p["backpressure"])),
+                        driver=driver, monitor=monitor)
+    await monitor.wait_for(n, watchdog)
     cycles = round(get_sim_time("ns") - start) // PERIOD_NS
     await ClockCycles(dut.clk, 20)     # anything extra (a duplicate) would show up now
     put_results(received=monitor.received, sent=driver.sent, cycles=cycles)
@@ -39,3 +45,13 @@ async def fails_on_purpose(dut):
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     await ClockCycles(dut.clk, 2)
     assert int(dut.o__valid.value) == 1, "o__valid is low on purpose"
+
+
+async def hold_reset_after(dut, count):
+    """Once ``count`` payloads have gone in, hold AddOne in reset: nothing
+    comes out any more, as from a hung design."""
+    taken = 0
+    while taken < count:
+        await FallingEdge(dut.clk)
+        taken += int(dut.i__valid.value) & int(dut.i__ready.value)
+    dut.rst.value = 1

@@ -1,19 +1,20 @@
 """The command line as a user runs it: JSON on stdout, one line on stderr for bad input."""
-import json
 import subprocess
 import sys
 
 import pytest
 
+from layerpipe.hw.strict_json import loads as strict_loads
+
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True)
 
 
 def test_train_json_reports_the_contract_fields():
     r = layerpipe("train", "--net", "4-8-3", "--dataset", "iris", "--epochs", "3", "--json")
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    out = strict_loads(r.stdout)
     for key in ("test_accuracy", "train_accuracy", "final_loss", "delays", "mode", "numbers"):
         assert key in out
     assert out["delays"] == [3, 1] and out["mode"] == "layerpipe"
@@ -37,11 +38,11 @@ def test_generate_takes_lanes_or_a_budget(tmp_path):
     r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--out", str(tmp_path),
                   "--json")
     assert r.returncode == 0, r.stderr
-    info = json.loads(r.stdout)
+    info = strict_loads(r.stdout)
     assert info["lanes"] == [4, 3] and info["units"][1] == {"forward": 3, "backward (B then W)": 6}
-    assert json.loads((tmp_path / "manifest.json").read_text()) == info
+    assert strict_loads((tmp_path / "manifest.json").read_text()) == info
     assert (tmp_path / f"{info['name']}.v").stat().st_size > 1000
-    small = json.loads(layerpipe("generate", "--net", "4-8-3", "--dsp-budget", "10", "--out", str(tmp_path),
+    small = strict_loads(layerpipe("generate", "--net", "4-8-3", "--dsp-budget", "10", "--out", str(tmp_path),
                                  "--json").stdout)
     assert small["multipliers"] <= 10 < info["multipliers"]
 
@@ -50,11 +51,11 @@ def test_generate_then_sim_reads_the_manifest(tmp_path):
     """The manifest is the hand-off: sim --manifest builds the same design, bit-exact, at the planned cycles."""
     r = layerpipe("generate", "--net", "4-8-3", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
-    info = json.loads(r.stdout)
+    info = strict_loads(r.stdout)
     r = layerpipe("sim", "--manifest", str(tmp_path / "manifest.json"), "--dataset", "iris", "--samples", "30",
                   "--json")
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    out = strict_loads(r.stdout)
     assert out["bit_exact"] and out["digest"] == info["digest"] and out["name"] == info["name"]
     assert out["cycles_per_sample"] == pytest.approx(info["cycles_per_sample"], abs=0.5)
 
@@ -64,7 +65,7 @@ def test_a_budget_names_a_different_design(tmp_path):
     for extra in ([], ["--dsp-budget", "40"]):
         r = layerpipe("generate", "--out", str(tmp_path / str(len(extra))), "--json", *extra)
         assert r.returncode == 0, r.stderr
-        info = json.loads(r.stdout)
+        info = strict_loads(r.stdout)
         names[len(extra)] = (info["name"], info["digest"], tuple(info["lanes"]))
     assert names[0][0] != names[2][0] and names[0][1] != names[2][1] and names[0][2] != names[2][2]
 
@@ -73,7 +74,7 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     r = layerpipe("generate", "--net", "4-8-3", "--lanes", "8,3", "--dsp-budget", "20", "--over-budget",
                   "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
-    assert r.stderr.strip().startswith("layerpipe: warning: lanes:") and json.loads(r.stdout)["over_budget"]
+    assert r.stderr.strip().startswith("layerpipe: warning: lanes:") and strict_loads(r.stdout)["over_budget"]
 
 
 @pytest.mark.parametrize("args, field", [

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from layerpipe.hw.config import NetConfig, parse_widths, pipeline_delays
@@ -53,7 +55,7 @@ def test_config_validation_names_the_field(changes, field):
 
 def test_config_is_frozen_and_named_by_its_contents():
     a = NetConfig((64, 32, 10))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.mode = "sequential"
     assert a.digest() == NetConfig((64, 32, 10)).digest()
     assert a.digest() != a.replace(lr_shift=6).digest()

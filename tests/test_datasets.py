@@ -3,7 +3,7 @@ line a bad file gets."""
 import numpy as np
 import pytest
 
-from layerpipe.hw.cli import main
+from layerpipe.scripts.cli import main
 from layerpipe.hw.config import MODES, NetConfig
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.sim import datasets
@@ -120,7 +120,8 @@ def test_a_missing_file_and_a_width_mismatch_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"layerpipe: error: dataset: {missing}: no such file\n"
     path = _write(tmp_path, "data.csv", IRIS_ROWS)
     assert main(["sim", "--net", "5-8-3", "--dataset", path]) == 2
-    assert capsys.readouterr().err == f"layerpipe: error: net: input width 5 does not fit {path}, which has 4 features\n"
+    assert capsys.readouterr().err == \
+        f"layerpipe: error: net: input width 5 does not fit {path}, which has 4 features\n"
     assert main(["train", "--net", "4-8-2", "--dataset", path]) == 2     # labels 0..2 need 3 outputs
     assert "label 2 is not an integer in 0..1 (the net has 2 outputs)" in capsys.readouterr().err
     assert main(["train", "--net", "4-8-3", "--dataset", "data.txt"]) == 2

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from layerpipe.hw.config import NetConfig
-from layerpipe.hw.fixed_point import Format, round_shift, saturate
+from layerpipe.hw.fixed_point import Format
 from layerpipe.sim import datasets
 from layerpipe.hw.initial_parameters import initial_parameters
 from layerpipe.sim.golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample

@@ -10,6 +10,7 @@ from layerpipe.hw.initial_parameters import initial_parameters
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
 from layerpipe.hw.plan import DesignPlan, choose_lanes, layer_plans, plan_design
 from layerpipe.hw.target import dsp_budget
+from layerpipe.sim.bit_exact import first_difference
 from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample
 
 
@@ -86,13 +87,14 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0):
 def check(cfg, lanes, n, seed, **kw):
     print(f"config {cfg.widths} mode {cfg.mode} lanes {lanes} seed {seed} {kw}")
     expected, got, state, gold = run_pipeline(cfg, lanes, n, seed, **kw)
-    assert len(got) == n, f"{len(got)} results for {n} samples"
-    for k, (e, g) in enumerate(zip(expected, got)):
-        assert g == e, f"sample {k}: result {g} differs from the golden model's {e}"
+    first = first_difference([{"a": a, "label": label} for a, label in expected],
+                             [{"a": a, "label": label} for a, label in got])
+    assert first is None, first
     for l in range(cfg.n_layers):
+        # row r of W_l with b_l[r] as its last column
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
-        for r, (w_row, g_row) in enumerate(zip(want, state["weights"][l])):
-            assert g_row == w_row, f"layer {l + 1} row {r}: weights {g_row} differ from {w_row} (last column: bias)"
+        first = first_difference(want, state["weights"][l], item=f"layer {l + 1} weight row")
+        assert first is None, first
     plan = plan_of(cfg, lanes)
     assert state["status"]["beats"] == n * plan.beats_per_sample + plan.fill_beats
     assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0

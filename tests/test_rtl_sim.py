@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
+from layerpipe.hw import generator
 from layerpipe.hw.config import NetConfig
 from layerpipe.hw.fixed_point import Format
-from layerpipe.hw import generator
 from layerpipe.hw.plan import plan_design
 from layerpipe.hw.target import dsp_budget
-from layerpipe.sim.rtl_sim import BUILD_DIR, first_difference, prepare, run_bench, simulate
+from layerpipe.sim.bit_exact import first_difference
+from layerpipe.sim.rtl_sim import BUILD_DIR, prepare, run_bench, simulate
 
 
 def assert_exact(r):
@@ -41,17 +42,6 @@ def test_gaps_and_backpressure_in_verilator(mode):
     assert r["samples"] == 25 and r["status"]["trained"] == 25 and r["bench"] == "fast"
 
 
-def _first_difference(a, b):
-    """The first field where two benches' read-backs differ, or None."""
-    for key in ("results", "weights"):
-        if len(a[key]) != len(b[key]):
-            return f"{key}: {len(a[key])} entries against {len(b[key])}"
-        for k, (x, y) in enumerate(zip(a[key], b[key])):
-            if x != y:
-                return f"{key}[{k}]: fast {x} != cycle {y}"
-    return None
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_fast_and_cycle_benches_give_the_same_bits(mode):
     """The same run (iris, gaps and backpressure) through the fast bench and the
@@ -65,8 +55,9 @@ def test_fast_and_cycle_benches_give_the_same_bits(mode):
             for bench in ("fast", "cycle")}
     fast, cycle = runs["fast"], runs["cycle"]
     assert len(fast["results"]) == 40 and fast["extra_words"] == cycle["extra_words"] == 0
-    assert _first_difference(fast, cycle) is None, _first_difference(fast, cycle)
-    assert first_difference(expected, [tuple(r) for r in fast["results"]]) is None
+    for key in ("results", "weights"):
+        assert first_difference(cycle[key], fast[key], item=key) is None, first_difference(cycle[key], fast[key])
+    assert first_difference([list(e) for e in expected], fast["results"]) is None
     # the gaps and the backpressure happened (the cycle bench's drivers make them by construction)
     assert fast["gap_cycles"] > 20 and fast["backpressure_cycles"] > 20
     for run in runs.values():
@@ -84,11 +75,44 @@ def test_sim_takes_a_csv(tmp_path):
     assert r["accuracy"] == simulate(plan_design(NetConfig((4, 8, 3))), "iris", n=30)["accuracy"]
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_fewer_samples_than_the_pipeline_is_deep_fill_drain_and_compare(mode, n):
+    """4-8-3 is 2L - 1 = 3 beats deep: fewer samples must still drain and be compared."""
+    r = simulate(plan_design(NetConfig((4, 8, 3), mode=mode)), "iris", n=n)
+    assert_exact(r)
+    assert r["samples"] == n and r["status"]["trained"] == n and r["status"]["idle"] == 1
+
+
+@pytest.mark.parametrize("gap, backpressure", [(0.95, 0.0), (0.0, 0.95), (0.8, 0.8)])
+def test_heavy_gaps_are_slow_not_a_timeout(gap, backpressure):
+    """The bench's timeout counts the design's own cycles, so a bench that
+    offers input one cycle in twenty only makes the run longer."""
+    r = simulate(plan_design(NetConfig((4, 8, 3))), "iris", n=8, seed=5, gap=gap, backpressure=backpressure)
+    assert_exact(r)
+    assert r["samples"] == 8 and r["cycles"] > 8 * r["cycles_per_beat"] * 2
+
+
+NETS_1_TO_5_LAYERS = [(4, 3), (4, 8, 3), (4, 6, 5, 3), (4, 6, 5, 4, 3), (4, 6, 5, 4, 5, 3)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("widths", NETS_1_TO_5_LAYERS, ids=lambda w: "-".join(map(str, w)))
+def test_one_and_two_samples_bit_exact_for_1_to_5_layers(widths, mode):
+    for n in (1, 2):
+        r = simulate(plan_design(NetConfig(widths, mode=mode)), "iris", n=n)
+        assert_exact(r)
+        assert r["samples"] == n and r["status"]["trained"] == n
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_digits_300_samples_bit_exact(mode):
-    r = simulate(plan_design(NetConfig((64, 32, 10), mode=mode)), "digits", n=300)
+    plan = plan_design(NetConfig((64, 32, 10), mode=mode))
+    r = simulate(plan, "digits", n=300)
     assert_exact(r)
+    assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
     if mode != "sequential":
         assert r["mac_bound_ratio"] <= 1.15, r["mac_bound_ratio"]
 
@@ -106,7 +130,10 @@ def test_random_configurations_bit_exact_on_synthetic(seed):
                     lanes=tuple(int(rng.integers(1, n + 1)) for n in widths[1:]))
     print(f"seed {seed}: {cfg}")
     # random lanes may need more DSP blocks than any device has: the test is about the bits
-    assert_exact(simulate(plan_design(cfg, dsp_budget(10**6)), "synthetic", n=40, seed=seed))
+    plan = plan_design(cfg, dsp_budget(10**6))
+    r = simulate(plan, "synthetic", n=40, seed=seed)
+    assert_exact(r)
+    assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """The multiprocessor scheduler (DESIGN.md 3b): optimality against brute
 force, the ordering of the schemes on the zoo, the worked example, the CLI."""
 import itertools
-import json
 import random
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from layerpipe.hw.schedule import (
     lower_bound, min_makespan, schedule_all, schedule_layerpipe, schedule_pipedream,
     schedule_pipedream_stages, schedule_sequential, scheme_tasks, task_graph)
 from layerpipe.hw.zoo import ZOO, get_net, mlp
+from layerpipe.hw.strict_json import loads as strict_loads
 
 SEED = 20240604
 
@@ -172,14 +172,14 @@ def test_lower_bound():
 # ---------------------------------------------------------------- command line
 
 def layerpipe(*args):
-    return subprocess.run([sys.executable, "-m", "layerpipe.hw.cli", "schedule", *args],
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", "schedule", *args],
                           capture_output=True, text=True, timeout=120)
 
 
 def test_cli_json():
     done = layerpipe("--net", "vgg16", "--processors", "8", "--json")
     assert done.returncode == 0, done.stderr
-    r = json.loads(done.stdout)
+    r = strict_loads(done.stdout)
     for scheme in ("layerpipe", "pipedream", "pipedream_stages", "sequential"):
         for key in ("period", "lower_bound", "utilization", "assignment", "communication"):
             assert key in r[scheme], f"{scheme}.{key}"
@@ -192,7 +192,7 @@ def test_cli_json():
 def test_cli_sweep_list_and_gantt(tmp_path):
     done = layerpipe("--net", "64-32-64-10", "--sweep", "5..6", "--json")
     assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)["sweep"]
+    rows = strict_loads(done.stdout)["sweep"]
     assert [(row["processors"], row["speedup"]) for row in rows] == [(5, 1.5238), (6, 2.0)]
     listing = layerpipe("--list")
     assert listing.returncode == 0 and all(name in listing.stdout for name in ZOO)

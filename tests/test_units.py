@@ -686,3 +686,37 @@ def test_stage(n_in, n_out, lanes, fmts, has_aga, in_lanes, grad_lanes, seed, ba
     assert not mismatches, mismatches[0]
     if fmts is NARROW:   # the saturation case saturates the weights
         assert any((cfg.weight.max == r["w"]).any() or (cfg.weight.min == r["w"]).any() for r in ref)
+
+
+# -- bias update --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmts", [WIDE, MID, NARROW])
+def test_bias_update_matches_the_golden_model(fmts):
+    """b <- saturate(b - round_shift(delta, bias_shift)) on ``en`` only, as IntegerArithmetic.weight_grad's b."""
+    from layerpipe.hw.bias_update import BiasUpdate
+    n = 7
+    rng = seeded(81)
+    cfg, ar = arith(3, n, fmts)
+    b0 = rand_q(rng, cfg.weight, n, 0.3)
+    dut = BiasUpdate(n, cfg.weight, cfg.grad, cfg.bias_shift, init=b0)
+    deltas = [rand_q(rng, cfg.grad, n, 0.3) for _ in range(6)]
+    enables = [1, 0, 1, 1, 0, 1]
+    mismatches = []
+
+    async def bench(ctx):
+        b = b0
+        for delta, en in zip(deltas, enables):
+            ctx.set(dut.delta, [int(v) for v in delta])
+            ctx.set(dut.en, en)
+            await ctx.tick()
+            if en:
+                b = ar.weight_grad(np.zeros((n, 3), dtype=np.int64), b, delta, np.zeros(3, dtype=np.int64))[1]
+            got = list(_value(ctx.get(dut.bias)))
+            if got != [int(v) for v in b] and not mismatches:
+                mismatches.append(f"after en={en}: {got} != golden {list(b)}")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not mismatches, mismatches[0]

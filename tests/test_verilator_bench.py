@@ -1,4 +1,4 @@
-"""The cocotb/Verilator harness (sim/verilator.py, sim/stream_bench.py) on a
+"""The cocotb/Verilator harness (sim/verilator/, sim/stream_bench.py) on a
 small stream component: every payload comes out once, in order, transformed,
 under random gaps and backpressure; a failing cocotb test reaches the caller;
 the build cache skips a second build; a waveform (FST or VCD) lands at the
@@ -15,10 +15,11 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from layerpipe.hw import cli
+from layerpipe.scripts import cli
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.sim import rtl_sim, verilator
-from layerpipe.sim.stream_bench import first_mismatch, payload_fields
+from layerpipe.hw.payload import payload_fields
+from layerpipe.sim.bit_exact import first_difference
 
 BUILD_DIR = Path(__file__).resolve().parents[1] / "build" / "verilator"
 BENCH = Path(__file__).with_name("cocotb_passthrough.py")
@@ -94,8 +95,8 @@ def test_every_sample_comes_out_once_in_order_plus_one(model, gap, backpressure)
     })
     expected = [{"value": s["value"] + 1, "last": s["last"]} for s in samples]
     assert res["sent"] == len(samples)
-    assert first_mismatch(expected, res["received"]) is None, \
-        f"seed={seed}: {first_mismatch(expected, res['received'])}"
+    first = first_difference(expected, res["received"])
+    assert first is None, f"seed={seed}: {first}"
     if gap == backpressure == 0.0:
         assert res["cycles"] <= len(samples) + 4     # full rate: one sample per cycle
 
@@ -202,13 +203,36 @@ def test_sim_refuses_a_wave_file_of_unknown_format_before_any_tool_runs(tmp_path
     wave_file = tmp_path / name
     assert sim_error(wave_file, monkeypatch, capsys) == \
         f"layerpipe: error: waves: {str(wave_file)!r} must end in .fst or .vcd (the extension picks the format)\n"
-    with pytest.raises(LayerPipeError, match="is not a file in an existing folder"):
+    with pytest.raises(LayerPipeError, match="does not exist"):
         rtl_sim.wave_format(tmp_path / "no-such-folder" / "run.vcd")
 
 
 def test_sim_without_lz4_refuses_fst_in_one_line_before_any_tool_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(verilator, "_lz4_from", lambda shim: None)
+    monkeypatch.setattr(verilator.fst, "_lz4_from", lambda shim: None)     # where FST finds lz4
     assert sim_error(tmp_path / "run.fst", monkeypatch, capsys) == \
         "layerpipe: error: waves: FST needs lz4 and zlib, which the C++ compiler does not find " \
         "(apt install liblz4-dev zlib1g-dev), or write VCD\n"
     assert rtl_sim.wave_format(tmp_path / "run.vcd") == "vcd"
+
+
+@pytest.mark.parametrize("gap, backpressure", [(0.95, 0.0), (0.0, 0.95), (0.9, 0.9)])
+def test_heavy_gaps_and_backpressure_do_not_trip_the_watchdog(model, gap, backpressure):
+    """A bench that holds the design up most of the time is slow, not stalled:
+    its timeout counts only the design's own cycles."""
+    samples = [{"value": v, "last": int(v % 5 == 4)} for v in range(-20, 20)]
+    res = verilator.test(model, BENCH, testcase="passthrough",
+                         params=passthrough_params(samples, gap, backpressure, seed=7))
+    assert [r["value"] for r in res["received"]] == [s["value"] + 1 for s in samples]
+
+
+def test_a_design_that_stops_is_named_as_the_design(model):
+    samples = [{"value": v, "last": 0} for v in range(30)]
+    with pytest.raises(verilator.SimulationError, match="the design stalled: nothing moved for 21 cycles"):
+        verilator.test(model, BENCH, testcase="passthrough",
+                       params={**passthrough_params(samples), "stall_after": 10})
+
+
+def test_a_bench_that_stops_taking_results_is_named_as_the_bench(model):
+    samples = [{"value": v, "last": 0} for v in range(30)]
+    with pytest.raises(verilator.SimulationError, match=r"the bench stalled: .*held back a result \(backpressure\)"):
+        verilator.test(model, BENCH, testcase="passthrough", params=passthrough_params(samples, 0.0, 1.0))

@@ -1,14 +1,17 @@
 """The ``layerpipe`` console command.
 
-Each subcommand lives in the module that owns its work; that module defines
-``add_arguments(parser)`` and ``run(args) -> int``. This file only dispatches
-and turns every expected failure into one line on stderr and a non-zero exit.
+It sits above ``layerpipe.hw`` and ``layerpipe.sim`` (which never import it)
+and only parses and calls: each subcommand's options and its ``run(args) ->
+int`` live in the module that owns its work (``add_arguments(parser)``), the
+options several subcommands share in :mod:`layerpipe.hw.options`; the
+domain functions they call take values. This file dispatches and turns every
+expected failure into one line on stderr and a non-zero exit.
 """
 import argparse
 import importlib
 import sys
 
-from .errors import LayerPipeError
+from layerpipe.hw.errors import LayerPipeError
 
 # subcommand -> (module, one-line help)
 COMMANDS = {

