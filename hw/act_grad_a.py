@@ -1,5 +1,5 @@
-from amaranth.hdl import Array, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_grad_b import ActGradB
@@ -31,10 +31,18 @@ class ActGradA(wiring.Component):
     its operands on ``mac`` and takes the products back from it, so that a
     backward unit can share one :class:`MacArray` between B(a) and W.
 
-    Latency: g[i] leaves 2 cycles after column i of the last pass was
-    presented (product register, output register).
+    Timing: the sum over the lanes is registered one adder level short of
+    the end (two values per column); the last level and the partial sum of
+    earlier passes are added in the next cycle, and that exact total is
+    registered before it is narrowed. Up to 8 lanes no path holds more than
+    two wide carry chains (the saturation compares run beside the rounding). The partial sums live in a
+    small memory (LUT RAM or EBR) read one cycle ahead at the sweep's next
+    word, not in a register file behind a wide multiplexer.
+
+    Latency: g[i] leaves ``LATENCY`` = 4 cycles after column i of the last
+    pass was presented (product, lane sum, total, output registers).
     """
-    LATENCY = 2
+    LATENCY = 4
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
         if cols & (cols - 1):
@@ -60,29 +68,45 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
+        # stage 1 (products registered in the MAC array): the column's flags follow
         index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()
         m.d.sync += [index.eq(self.index), valid.eq(self.valid), first_pass.eq(self.first_pass),
                      last_pass.eq(self.last_pass)]
-        m.d.sync += [self.out.valid.eq(valid & last_pass), self.out.p.index.eq(index)]
-        slot = index >> (cols.bit_length() - 1)             # the word of columns index..index+cols-1
+        # stage 2: the lane sums, registered
+        index2, valid2, first2, last2 = Signal.like(self.index), Signal(), Signal(), Signal()
+        m.d.sync += [index2.eq(index), valid2.eq(valid), first2.eq(first_pass), last2.eq(last_pass)]
+        # stage 3: total = partial of the earlier passes + lane sum, registered
+        index3, valid3 = Signal.like(self.index), Signal()
+        m.d.sync += [index3.eq(index2), valid3.eq(valid2 & last2)]
+        m.d.sync += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
+        shift = cols.bit_length() - 1
         slots = words_of(self.n_in, cols)
         for c in range(cols):
-            tree = _adder_tree([mac.p[c * P + j] for j in range(P)])
+            # the lane sum's last level is added in stage 3 with the partial sum
+            pair = [Signal(signed(self.acc_width), name=f"lane_sum{c}_{h}") for h in range(2)]
+            halves = _adder_tree_to([mac.p[c * P + j] for j in range(P)], 2)
+            m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
+            tree = pair[0] + pair[1] if len(halves) == 2 else pair[0]
             total = Signal(signed(self.acc_width), name=f"total{c}")
             if self.passes > 1:
-                partial = Array(Signal(signed(self.acc_width), name=f"partial{c}_{t}") for t in range(slots))
-                m.d.comb += total.eq(Mux(first_pass, 0, partial[slot]) + tree)
-                with m.If(valid & ~last_pass):
-                    m.d.sync += partial[slot].eq(total)
+                # the sweep visits the words in order, so stage 1 holds the next word to read
+                mem = memory.Memory(shape=signed(self.acc_width), depth=max(slots, 2), init=[])
+                m.submodules[f"partial{c}"] = mem
+                wr = mem.write_port()
+                rd = mem.read_port(transparent_for=(wr,))
+                m.d.comb += [rd.addr.eq(index >> shift), wr.addr.eq(index2 >> shift),
+                             wr.data.eq(Mux(first2, 0, rd.data) + tree), wr.en.eq(valid2 & ~last2)]
+                m.d.sync += total.eq(Mux(first2, 0, rd.data) + tree)
             else:
-                m.d.comb += total.eq(tree)
+                m.d.sync += total.eq(tree)
             m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
-                         self.out.p.mask[c].eq(index + c < self.n_in)]
+                         self.out.p.mask[c].eq(index3 + c < self.n_in)]
         return m
 
 
-def _adder_tree(values):
-    while len(values) > 1:
+def _adder_tree_to(values, n):
+    """Pairwise adder levels until at most ``n`` values remain."""
+    while len(values) > n:
         values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
                   for k in range(0, len(values), 2)]
-    return values[0]
+    return values

@@ -96,6 +96,10 @@ class DelayFifo(wiring.Component):
             for c, (word, lane, value) in enumerate(ports):
                 rd = mem.read_port()
                 lane_q = Signal(range(max(self.in_lanes, 2)), name=f"{side}_lane_q{c}")
+                if side == "bwd":
+                    # a backward that takes several columns a cycle passes the end of an odd
+                    # row: its discarded read must stay inside the slot, not run past the memory (X)
+                    word = Mux(word < self.words, word, 0)
                 m.d.comb += rd.addr.eq(base + word)
                 m.d.sync += lane_q.eq(lane)
                 m.d.comb += value.eq(Array(rd.data[q] for q in range(self.in_lanes))[lane_q])

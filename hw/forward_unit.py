@@ -26,12 +26,13 @@ class ForwardUnit(wiring.Component):
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
         ``fprime`` (lanes bits); valid for one cycle per pass
 
-    Latency: ``out.valid`` rises 2 cycles after the ``last`` column was
-    presented (product register, accumulator register); a pass of n_in
-    columns takes n_in cycles, so one beat of ``passes`` passes takes
-    ``passes * n_in + 2`` cycles.
+    Latency: ``out.valid`` rises ``LATENCY`` = 3 cycles after the ``last``
+    column was presented (product, accumulator and output registers; the
+    output register keeps the narrowing and ReLU off the paths into the next
+    stage); a pass of n_in columns takes n_in cycles, so one beat of
+    ``passes`` passes takes ``passes * n_in + 3`` cycles.
     """
-    LATENCY = 2
+    LATENCY = 3
 
     def __init__(self, lanes, act, weight, acc_width, hidden):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
@@ -54,7 +55,8 @@ class ForwardUnit(wiring.Component):
         first, last, valid = Signal(), Signal(), Signal()
         bias = Signal.like(self.bias)
         m.d.sync += [first.eq(self.first), last.eq(self.last), valid.eq(self.valid), bias.eq(self.bias)]
-        m.d.sync += self.out.valid.eq(valid & last)
+        done = Signal()                 # the accumulators hold a whole pass
+        m.d.sync += [done.eq(valid & last), self.out.valid.eq(done)]
         for j in range(self.lanes):
             acc = Signal(signed(self.acc_width), name=f"acc{j}")
             with m.If(valid):
@@ -62,7 +64,7 @@ class ForwardUnit(wiring.Component):
                 m.d.sync += acc.eq(start + mac.p[j])
             z = narrow(acc, self.weight.frac, self.act)
             if self.hidden:
-                m.d.comb += [self.out.p.fprime[j].eq(z > 0), self.out.p.a[j].eq(Mux(z > 0, z, 0))]
+                m.d.sync += [self.out.p.fprime[j].eq(z > 0), self.out.p.a[j].eq(Mux(z > 0, z, 0))]
             else:
-                m.d.comb += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
+                m.d.sync += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
         return m

@@ -65,6 +65,8 @@ def generate(plan, out_dir, steps=None):
 def add_arguments(p):
     add_config_arguments(p)
     add_hardware_arguments(p)
+    p.add_argument("--board", help="plan for a board's device (ulx3s-85f: ecp5-85f, icebreaker: ice40up5k); "
+                   "a design over its DSP blocks, memory or LUTs is refused")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 

@@ -9,7 +9,7 @@ declared here once, with one parser per value that reports a bad value as
 from .config import MODES, NetConfig, parse_lanes, parse_widths
 from .errors import LayerPipeError
 from .fixed_point import parse_format
-from .target import DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
+from .target import BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
 CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes")
@@ -66,7 +66,14 @@ def add_hardware_arguments(p):
 
 
 def target_from_args(args):
-    """The Target of ``--target`` and ``--dsp-budget``."""
+    """The Target of ``--target`` (or ``--board``'s device) and ``--dsp-budget``."""
+    board = getattr(args, "board", None)
+    if board is not None:
+        if getattr(args, "target", None) is not None:
+            raise LayerPipeError("board: --board names the target already; give --board or --target")
+        if board not in BOARD_TARGETS:
+            raise LayerPipeError(f"board: {board!r} is not one of {', '.join(BOARD_TARGETS)}")
+        args.target = BOARD_TARGETS[board]
     if getattr(args, "target", None) is None:
         return dsp_budget(args.dsp_budget if args.dsp_budget is not None else DEFAULT_DSP_BUDGET)
     target = get_target(args.target)

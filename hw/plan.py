@@ -17,7 +17,7 @@ Cycles (DESIGN.md 3; measured in RTL by ``layerpipe sim``):
 - a unit running tasks T (one sweep each, in order) on ``lanes`` rows and
   ``cols`` columns per cycle sweeps ``passes * ceil(n_in / cols) * len(T)``
   cycles, passes = ceil(n_out / lanes); a stage's sweep is its slowest
-  unit's, and its beat is the sweep plus :data:`LATENCY` cycles;
+  unit's, and its beat is the sweep plus :func:`stage_latency` cycles;
 - the design's beat is the slowest stage's;
 - a sample needs ``n_0`` input words at one word per cycle, admitted the
   cycle after its last word (``input_cycles`` = n_0 + 1), and sends ``n_L``
@@ -45,9 +45,23 @@ from .target import DEFAULT_TARGET, Target
 from .zoo import mlp
 
 MANIFEST_VERSION = 1
-# A stage's beat beyond its sweep: the start cycle, then the memory read and the product
-# of the last column; its accumulate/write-back shares a cycle with the next beat's start.
-LATENCY = 3
+
+
+def stage_latency():
+    """A stage's beat beyond its sweep (cycles): the memory read of the last
+    column (1), then the slower unit's latency (forward: product, accumulator,
+    output registers; act_grad_a: product, lane sum, total, output
+    registers); the last of these cycles is already the next beat's start.
+    The registers that let the design close at 100 MHz cost 2 cycles a beat
+    (5 instead of 3). The units state their own latencies; they are imported
+    here, not at the top, because act_grad_a imports this module."""
+    from .act_grad_a import ActGradA
+    from .forward_unit import ForwardUnit
+    return 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+# LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
+# pipeline's (loader, beat control, status counters), roughly, for LayerPlan.luts
+STAGE_CONTROL_LUTS = 150
+PIPELINE_CONTROL_LUTS = 250
 # backward organisation -> columns its backward unit takes per cycle (and per weight-memory word)
 BACKWARD_COLS = {"lockstep": 1, "b_then_w": 2}
 
@@ -194,7 +208,7 @@ class LayerPlan:
     @property
     def cycles_per_beat(self):
         """``start`` to the earliest next ``start`` (Stage's contract)."""
-        return self.sweep_cycles + LATENCY
+        return self.sweep_cycles + stage_latency()
 
     @property
     def multipliers(self):
@@ -206,22 +220,47 @@ class LayerPlan:
 
     @property
     def memory_bits(self):
-        """On-chip storage of the stage: ``weights`` and ``delay_fifo`` are
-        memories (block RAM), ``registers`` are flip-flops (f' bits, biases,
-        the g/delta buffers, act_grad_a's partial sums)."""
+        """On-chip storage of the stage: ``weights``, ``delay_fifo`` and
+        ``partial_sums`` (act_grad_a's exact sums of earlier passes, one
+        memory per column) are memories (block RAM or LUT RAM), ``registers``
+        are flip-flops (f' bits, biases, the g/delta buffers)."""
         regs = self.n_out * self.weight.width + 2 * self.n_out * self.grad.width
         if self.hidden:
             regs += self.fifo_slots * self.passes * self.lanes
-        if self.act_grad_a and self.passes > 1:
-            regs += self.cols * self.words_per_row * self.g_acc_width
+        partial = self.cols * self.words_per_row * self.g_acc_width if self.act_grad_a and self.passes > 1 else 0
         return {"weights": self.banks * self.weight_words * self.weight.width,
                 "delay_fifo": self.fifo_slots * self.fifo_words * self.in_lanes * self.act.width,
-                "registers": regs}
+                "partial_sums": partial, "registers": regs}
+
+    @property
+    def luts(self):
+        """Estimated LUT4s of the stage's logic: one LUT per bit of every adder,
+        comparator and two-way multiplexer, counted from the RTL's structure
+        (a carry-chain bit is one LUT on both families; a k-way multiplexer of
+        a value is k-1 two-way ones, about (k-1)/2 LUT4s per bit). The
+        structures: forward's accumulate (add, bias/first mux) and
+        narrow-and-ReLU per lane; weight_grad's round, subtract and saturate
+        per product; act_grad_a's lane sum, partial add and narrow per column;
+        per output neuron the bias update and the g/delta buffers; the
+        pass-indexed selects of biases and deltas; the delay FIFO's value
+        select. Sequencing adds a fixed :data:`STAGE_CONTROL_LUTS`. Compare
+        with nextpnr's figure in ``layerpipe synth``'s report."""
+        P, C, a, w, g = self.lanes, self.cols, self.act.width, self.weight.width, self.grad.width
+        luts = P * (2 * self.acc_width + 3 * a)                      # forward
+        luts += P * C * (g + a + 3 * w)                              # weight_grad: round, subtract, saturate
+        if self.act_grad_a:                                          # act_grad_a: lane sum, partial, narrow
+            luts += C * (P * self.g_acc_width + 3 * g)
+        luts += self.n_out * (3 * w + 2 * g)                         # bias update, g and delta buffers
+        luts += P * (w + g) * (self.passes - 1) // 2                 # per-pass selects of biases and deltas
+        luts += (1 + C) * a * (self.in_lanes - 1) // 2               # delay FIFO value selects
+        return luts + STAGE_CONTROL_LUTS
 
     def ebr_blocks(self, target):
         """Block RAMs of ``target`` the stage's memories take (each bank, the FIFO)."""
+        partial = self.cols * target.ebr_for(self.g_acc_width, self.words_per_row) \
+            if self.act_grad_a and self.passes > 1 else 0
         return self.banks * target.ebr_for(self.weight.width, self.weight_words) + \
-            target.ebr_for(self.in_lanes * self.act.width, self.fifo_slots * self.fifo_words)
+            target.ebr_for(self.in_lanes * self.act.width, self.fifo_slots * self.fifo_words) + partial
 
     def to_dict(self):
         return {"layer": self.layer, "n_in": self.n_in, "n_out": self.n_out, "lanes": self.lanes,
@@ -417,14 +456,24 @@ class DesignPlan:
 
     @property
     def memory_bits(self):
-        """Bits of on-chip storage: ``weights`` and ``delay_fifo`` (memories),
+        """Bits of on-chip storage: ``weights``, ``delay_fifo`` and ``partial_sums`` (memories),
         ``registers`` (including the result buffers), ``ram`` (the memories' sum)."""
-        total = {"weights": 0, "delay_fifo": 0, "registers": 2 * self.widths[-1] * self.config.act.width}
+        total = {"weights": 0, "delay_fifo": 0, "partial_sums": 0,
+                 "registers": 2 * self.widths[-1] * self.config.act.width}
         for p in self.layers:
             for k, v in p.memory_bits.items():
                 total[k] += v
-        total["ram"] = total["weights"] + total["delay_fifo"]
+        total["ram"] = total["weights"] + total["delay_fifo"] + total["partial_sums"]
         return total
+
+    @property
+    def luts(self):
+        """Estimated LUT4s (:attr:`LayerPlan.luts`), plus the result buffer and the
+        weight read-back select of the pipeline."""
+        cfg = self.config
+        readback = sum(p.banks * cfg.weight.width // 2 + p.n_out * cfg.weight.width // 2 for p in self.layers)
+        return sum(p.luts for p in self.layers) + 2 * self.widths[-1] * cfg.act.width + readback + \
+            PIPELINE_CONTROL_LUTS
 
     @property
     def ebr_blocks(self):
@@ -473,7 +522,8 @@ class DesignPlan:
             "dsp_blocks": self.dsp_blocks, "over_budget": self.over_budget,
             "mac_bound_cycles_per_sample": self.mac_bound_cycles_per_sample,
             "delays": list(self.delays), "memory_bits": mem,
-            "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"]},
+            "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"],
+                                   "luts": self.luts},
             "ports": {k: payload_fields(v) for k, v in self.port_layouts().items()},
         }
 
@@ -498,8 +548,12 @@ def plan_design(cfg, target=DEFAULT_TARGET, allow_over_budget=False):
     ram, have = plan.memory_bits["ram"], target.memory_bits
     if have and ram > have:
         raise LayerPipeError(
-            f"memory: the design needs {ram / 1024:.0f} kbit of RAM (weights and delay FIFOs); "
+            f"memory: the design needs {ram / 1024:.0f} kbit of RAM (weights, delay FIFOs, partial sums); "
             f"{target.name} has {have / 1024:.0f} kbit")
+    if target.luts and plan.luts > target.luts:
+        raise LayerPipeError(
+            f"luts: the design needs about {plan.luts:,} LUT4s (estimate, lanes {','.join(map(str, lanes))}); "
+            f"{target.name} has {target.luts:,}")
     return replace(plan, over_budget=over)
 
 

@@ -8,6 +8,7 @@ from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit
 from .mac_array import MacArray
+from .plan import stage_latency
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
@@ -31,10 +32,10 @@ class Stage(wiring.Component):
     weight_grad (W); each sweep takes H = ceil(n_in / 2) cycles per pass. The
     memory holds two columns per word (``cols`` = 2) and has a second read
     port for forward. Word t of pass r is written back in round 2 at cycle
-    (passes + r) * H + t + 2 >= r * n_in + n_in / 2 + t + 2 (as passes > r
-    and 2H >= n_in), after forward read it at r * n_in + 2t + 1 at the
-    latest (t < H <= n_in / 2 + 1/2); so forward too sees the weights of the
-    previous beat.
+    (passes + r) * H + t + 1 + d >= r * n_in + n_in / 2 + t + 2 (d =
+    ``WeightGradUnit.LATENCY`` >= 1; as passes > r and 2H >= n_in), after
+    forward read it at r * n_in + 2t + 1 at the latest (t < H <= n_in / 2 +
+    1/2); so forward too sees the weights of the previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
@@ -65,7 +66,7 @@ class Stage(wiring.Component):
     bias : Out                            the biases (:class:`BiasUpdate`, from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
-    ``plan.cycles_per_beat``, the sweep plus ``LATENCY``
+    ``plan.cycles_per_beat``, the sweep plus ``stage_latency()``
     (:mod:`layerpipe.hw.plan`).
     """
 
@@ -140,7 +141,8 @@ class Stage(wiring.Component):
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
-        drain = Signal(range(3))
+        latency = stage_latency()
+        drain = Signal(range(latency))
 
         def begin():
             with m.If(self.start):
@@ -160,7 +162,7 @@ class Stage(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == 2):
+                with m.If(drain == latency - 1):
                     m.d.comb += bias_update.en.eq(bwd_en)
                     m.next = "IDLE"
                     begin()
@@ -223,9 +225,11 @@ class Stage(wiring.Component):
                                  wgrad.mac.p[k].eq(mac.p[k]), aga.mac.p[k].eq(mac.p[k])]
 
         # -- forward results: the pass number travels with the last column
-        out_r = Signal.like(fsw.r)
-        r_t2 = Signal.like(fsw.r)
-        m.d.sync += [r_t2.eq(ft["r"]), out_r.eq(r_t2)]
+        out_r = ft["r"]
+        for k in range(ForwardUnit.LATENCY):
+            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 2}")
+            m.d.sync += r_k.eq(out_r)
+            out_r = r_k
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
                      self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
                      self.act_out.p.mask.eq(self._row_mask()[out_r]),

@@ -110,6 +110,10 @@ TARGETS = {
                         spram_bits=4 * 256 * 1024, luts=5_280),
 }
 
+# The device each board of layerpipe.boards carries (`generate --board B` plans on it; the
+# board classes take their target from here, so the pairing is stated once).
+BOARD_TARGETS = {"ulx3s-85f": "ecp5-85f", "icebreaker": "ice40up5k"}
+
 # ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
 DEFAULT_DSP_BUDGET = 128
 

@@ -26,7 +26,10 @@ class WeightReadback(wiring.Component):
     bias<l> : In(ArrayLayout(signed(weight.width), n_out))   stage l's biases
 
     Latency: 2 cycles (the memory's synchronous read, then the output register).
-    Out-of-range addresses read an unspecified value.
+    Only the layer asked for gets the word's address, and only for a weight
+    it has; every other memory reads word 0, so no read is out of range (X in
+    a simulator that models it). An address outside the layer reads an
+    unspecified value.
     """
 
     def __init__(self, layers, weight):
@@ -48,7 +51,10 @@ class WeightReadback(wiring.Component):
         m.d.sync += [row.eq(self.row), layer.eq(self.layer)]
         for l, p in enumerate(self.layers, 1):
             word, bank = WeightMemory.location(self.row, self.col, p.lanes, p.cols, p.n_in)
-            m.d.comb += getattr(self, f"addr{l}").eq(word)
+            # only the layer asked for, and only a weight it has, is addressed: the other layers'
+            # memories (and a bias column or a row past n_out) would be read out of range, giving X
+            here = (self.layer == l - 1) & (self.row < p.n_out) & (self.col < p.n_in)
+            m.d.comb += getattr(self, f"addr{l}").eq(Mux(here, word, 0))
             bank_now = Signal(range(max(p.banks, 2)), name=f"bank{l}")
             is_bias = Signal(name=f"is_bias{l}")
             m.d.sync += [bank_now.eq(bank), is_bias.eq(self.col == p.n_in)]

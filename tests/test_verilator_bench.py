@@ -236,3 +236,18 @@ def test_a_bench_that_stops_taking_results_is_named_as_the_bench(model):
     samples = [{"value": v, "last": 0} for v in range(30)]
     with pytest.raises(verilator.SimulationError, match=r"the bench stalled: .*held back a result \(backpressure\)"):
         verilator.test(model, BENCH, testcase="passthrough", params=passthrough_params(samples, 0.0, 1.0))
+
+
+def test_sim_on_icarus_without_iverilog_is_one_line_before_any_tool_runs(monkeypatch, capsys):
+    import shutil
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name in ("iverilog", "vvp") else
+                        real_which(name, *a, **k))
+
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran")
+    monkeypatch.setattr(verilator, "build", no_tools)
+    monkeypatch.setattr(rtl_sim.generator, "generate", no_tools)
+    assert cli.main(["sim", "--net", "4-8-3", "--dataset", "iris", "--samples", "5", "--simulator", "icarus"]) == 2
+    assert capsys.readouterr().err == ("layerpipe: error: simulator: icarus needs Icarus Verilog's iverilog and vvp "
+                                       "on PATH (Debian/Ubuntu: apt install iverilog)\n")

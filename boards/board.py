@@ -1,0 +1,123 @@
+"""What a board means for LayerPipe: a device target (its resource budget),
+a clock made by the board's PLL, a default network and data set, and the top
+wrapper that puts the accelerator behind the board's clock and reset."""
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+
+from layerpipe.hw.target import get_target
+
+from .pll import Ecp5Pll, Ice40Pll
+from .stub import LfsrHost
+
+# The component that faces the host: built from the accelerator, it drives the
+# accelerator's ports and requests its own pins from the platform. The LFSR
+# stub until the UART link top lands; then this one line names the link top.
+HOST = LfsrHost
+
+
+class Board:
+    """A board, declared by its class attributes.
+
+    name            the ``--board`` name
+    platform        the amaranth-boards platform class
+    target_name     the device target (:mod:`layerpipe.hw.target`): its budgets
+    clock           the oscillator resource and its frequency (MHz)
+    clock_mhz       the design clock the PLL makes, and the constraint nextpnr places for
+    net, dataset    the default network and the data set it trains
+    observe_led     the LED that shows :class:`~layerpipe.boards.stub.LfsrHost`'s output
+    """
+    name = None
+    platform = None
+    target_name = None
+    clock = None
+    clock_mhz = None
+    net = None
+    dataset = None
+    observe_led = ("led", 0)
+
+    @property
+    def target(self):
+        return get_target(self.target_name)
+
+    @property
+    def device(self):
+        return self.platform.device
+
+    def pll(self):
+        """The PLL dividers for :attr:`clock_mhz` (the fastest setting not above it)."""
+        raise NotImplementedError
+
+    def clock_domain(self, m, platform):
+        """Add the ``sync`` domain, clocked by the PLL and held in reset until it locks."""
+        raise NotImplementedError
+
+
+class BoardTop(Elaboratable):
+    """The top of a board's bitstream: the ``sync`` domain from the board's
+    PLL (reset until lock), the accelerator, and :data:`HOST` in front of it.
+
+    Elaborated with the board's amaranth-boards platform."""
+
+    def __init__(self, board, accelerator, host=None):
+        self.board, self.accelerator = board, accelerator
+        self.host = (host or HOST)(accelerator)
+
+    def elaborate(self, platform):
+        m = Module()
+        self.board.clock_domain(m, platform)
+        m.submodules.accelerator = self.accelerator
+        m.submodules.host = self.host
+        if hasattr(self.host, "observed"):
+            led = platform.request(*self.board.observe_led, dir="-")
+            m.submodules.observe_buf = buf = io.Buffer("o", led)
+            m.d.comb += buf.o.eq(self.host.observed)
+        return m
+
+
+def _sync_domain(m, platform, clk, locked, f_mhz):
+    m.domains.sync = cd = ClockDomain("sync")
+    m.d.comb += cd.clk.eq(clk)
+    m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+    platform.add_clock_constraint(cd.clk, f_mhz * 1e6)
+
+
+class Ecp5Board(Board):
+    """A board with an ECP5: the PLL is an EHXPLLL fed from the oscillator pin."""
+
+    def pll(self):
+        return Ecp5Pll.solve(self.clock[1], self.clock_mhz)
+
+    def clock_domain(self, m, platform):
+        pll = self.pll()
+        clk_pin = platform.request(self.clock[0], dir="-")
+        m.submodules.clk_buf = buf = io.Buffer("i", clk_pin)
+        clk, locked = Signal(), Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL", a_FREQUENCY_PIN_CLKI=str(pll.f_in_mhz), a_FREQUENCY_PIN_CLKOP=f"{pll.f_out_mhz:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+            **{f"p_{k}": v for k, v in pll.params().items()},
+            i_CLKI=buf.i, i_CLKFB=clk, o_CLKOP=clk, o_LOCK=locked,
+            i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
+            i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0)
+        _sync_domain(m, platform, clk, locked, pll.f_out_mhz)
+
+
+class Ice40Board(Board):
+    """A board with an iCE40: the PLL is an SB_PLL40_PAD on the oscillator's pad."""
+
+    def pll(self):
+        return Ice40Pll.solve(self.clock[1], self.clock_mhz)
+
+    def clock_domain(self, m, platform):
+        pll = self.pll()
+        clk_pin = platform.request(self.clock[0], dir="-")
+        clk, locked = Signal(), Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD", **{f"p_{k}": v for k, v in pll.params().items()},
+            io_PACKAGEPIN=clk_pin.io, i_RESETB=1, i_BYPASS=0,
+            o_PLLOUTGLOBAL=clk, o_LOCK=locked)
+        _sync_domain(m, platform, clk, locked, pll.f_out_mhz)
+
+
+

@@ -1,0 +1,17 @@
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from layerpipe.hw.target import BOARD_TARGETS
+
+from .board import Ecp5Board
+
+
+class Ulx3s85f(Ecp5Board):
+    """Radiona ULX3S with the LFE5U-85F: 25 MHz oscillator, EHXPLLL to the
+    design clock; trains 64-32-10 on digits (the default network)."""
+    name = "ulx3s-85f"
+    platform = ULX3S_85F_Platform
+    target_name = BOARD_TARGETS[name]
+    clock = ("clk25", 25.0)
+    clock_mhz = 100.0
+    net = "64-32-10"
+    dataset = "digits"

@@ -1,0 +1,154 @@
+"""Boards and `layerpipe synth`: the checks that need no tool run in the fast
+suite; the bitstreams themselves are slow tests."""
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from amaranth.hdl import Fragment
+
+from layerpipe.boards import BOARDS, board
+from layerpipe.boards.pll import Ecp5Pll, Ice40Pll
+from layerpipe.hw.errors import LayerPipeError
+
+
+def layerpipe(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "layerpipe.scripts.cli", *args], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+@pytest.mark.parametrize("f_in,f_out", [(25, 100), (25, 90), (25, 75), (25, 48)])
+def test_ecp5_pll_meets_the_datasheet_limits(f_in, f_out):
+    p = Ecp5Pll.solve(f_in, f_out)
+    assert p.f_out_mhz <= f_out and p.f_out_mhz > 0.9 * f_out
+    assert 400 <= p.f_out_mhz * p.clkop_div <= 800 and f_in / p.clki_div >= 3.125
+
+
+@pytest.mark.parametrize("f_in,f_out", [(12, 30), (12, 24), (12, 36)])
+def test_ice40_pll_meets_the_datasheet_limits(f_in, f_out):
+    p = Ice40Pll.solve(f_in, f_out)
+    assert p.f_out_mhz == pytest.approx(f_out)          # icepll reaches these exactly
+    assert 10 <= f_in / (p.divr + 1) <= 133 and 533 <= f_in / (p.divr + 1) * (p.divf + 1) <= 1066
+
+
+def test_ice40_pll_matches_icepll():
+    """icepll -i 12 -o 30: DIVR 0, DIVF 79, DIVQ 5, FILTER_RANGE 1."""
+    p = Ice40Pll.solve(12, 30)
+    assert (p.divr, p.divf, p.divq, p.filter_range) == (0, 79, 5, 1)
+
+
+def test_unknown_board_is_one_line_before_any_tool():
+    t = time.time()
+    r = layerpipe("synth", "--board", "de10-nano", "--json")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [
+        "layerpipe: error: board: 'de10-nano' is not one of " + ", ".join(BOARDS)]
+    assert time.time() - t < 30
+
+
+def test_over_budget_is_refused_before_any_tool(tmp_path):
+    """784-512-10 needs far more than the UP5K's 8 multipliers: refused in seconds, no build folder."""
+    t = time.time()
+    r = layerpipe("synth", "--board", "icebreaker", "--net", "784-512-10", "--json", "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("layerpipe: error: "), r.stderr
+    assert "icebreaker" in lines[0] or "iCE40UP5K" in lines[0]
+    assert not (tmp_path / "b").exists()
+    assert time.time() - t < 30
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_top_elaborates_with_its_platform(name):
+    """The wrapper (PLL, reset, accelerator, host stub, LED) elaborates for the board's own platform."""
+    from layerpipe.boards.board import BoardTop
+    from layerpipe.hw import generator
+    from layerpipe.hw.config import NetConfig
+    from layerpipe.hw.plan import plan_design
+    b = board(name)
+    top = BoardTop(b, generator.build(plan_design(NetConfig((4, 8, 3)), b.target)))
+    platform = b.platform()
+    Fragment.get(top, platform)
+
+
+def test_board_lookup_names_the_known_boards():
+    from layerpipe.hw.target import BOARD_TARGETS
+    assert set(BOARDS) == set(BOARD_TARGETS)
+    with pytest.raises(LayerPipeError, match="board: 'x' is not one of ulx3s-85f, icebreaker"):
+        board("x")
+    assert board("ulx3s-85f").target.dsp_blocks == 156 and board("icebreaker").target.dsp_blocks == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
+def test_synth_default_net(name, tmp_path):
+    """The board's default network places and routes: the DSP count the plan predicted, multipliers on
+    DSP blocks, Fmax above the issue's floor, and a bitstream."""
+    r = layerpipe("synth", "--board", name, "--json", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["dsps"]["used"] == out["expected"]["dsps"]
+    assert out["fmax_mhz"] >= {"icebreaker": 20, "ulx3s-85f": 75}[name]
+    assert out["samples_per_s"] == round(out["fmax_mhz"] * 1e6 / out["cycles_per_sample"])
+    assert out["brams"]["used"] > 0
+    from pathlib import Path
+    assert Path(out["bitstream"]).stat().st_size > 0
+
+
+def test_generate_for_a_board_refuses_what_does_not_fit(tmp_path):
+    """generate --board plans on the board's device: 64-32-10 fits the UP5K's DSP blocks and memory but
+    not its LUTs (the plan's estimate); 4-8-3 fits."""
+    r = layerpipe("generate", "--board", "icebreaker", "--net", "64-32-10", "--out", str(tmp_path / "a"))
+    assert r.returncode == 2 and r.stderr.startswith("layerpipe: error: luts: ") and "5,280" in r.stderr
+    assert not (tmp_path / "a").exists()
+    r = layerpipe("generate", "--board", "icebreaker", "--net", "4-8-3", "--out", str(tmp_path / "b"), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["target"]["name"] == "ice40up5k" and 0 < info["expected_resources"]["luts"] <= 5280
+
+
+def test_lut_estimate_grows_with_the_lanes():
+    """More lanes, more per-lane arithmetic: the estimate must grow (a figure that could not fail otherwise)."""
+    from layerpipe.hw.config import NetConfig
+    from layerpipe.hw.plan import plan_design
+    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5)))
+    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5)))
+    assert large.luts > small.luts > 0
+    assert large.manifest()["expected_resources"]["luts"] == large.luts
+
+
+def test_critical_path_in_words():
+    """nextpnr's worst path becomes from/to as the design's hierarchy with the Python line of the net."""
+    from layerpipe.scripts.synth import critical_path
+    def seg(kind, a, b, delay, src=()):
+        return {"type": kind, "from": {"cell": a}, "to": {"cell": b}, "delay": delay, "sources": list(src)}
+    rep = {"critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+        seg("clk-to-q", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.act_grad_a.$auto$ff_Q", 0.5),
+        seg("routing", "accelerator.stage2.act_grad_a.$auto$ff_Q", "accelerator.stage2.$lut", 1.0,
+            ["/x/hw/act_grad_a.py:90", "cells_map.v:6"]),
+        seg("logic", "accelerator.stage2.$lut", "accelerator.stage2.$lut", 0.4),
+        seg("routing", "accelerator.stage2.$lut", "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC", 1.1,
+            ["cells_map.v:6", "/x/hw/narrow.py:33"]),
+        seg("setup", "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC",
+            "accelerator.stage1.act_grad_b.g1_SB_DFFESR_Q_4_DFFLC", 0.1)]}]}
+    cp = critical_path(rep)
+    assert cp["from"] == "stage2.act_grad_a (hw/act_grad_a.py:90)"
+    assert cp["to"] == "stage1.act_grad_b.g1 (hw/narrow.py:33)"
+    assert cp["logic_levels"] == 1 and cp["delay_ns"] == 3.1
+    assert critical_path({}) is None
+
+
+def test_synth_report_tabulates_what_it_is_given():
+    from layerpipe.scripts.synth_report import estimates, table
+    def res(used, total):
+        return {"used": used, "total": total, "percent": 100 * used / total}
+    r = {"board": "icebreaker", "net": "4-8-3", "mode": "layerpipe", "luts": res(2000, 5280), "ffs": res(1000, 5280),
+         "dsps": res(7, 8), "brams": res(9, 30), "sprams": res(0, 4), "fmax_mhz": 31.5, "constraint_mhz": 30.0,
+         "critical_path": {"from": "a", "to": "b", "logic_levels": 9}, "cycles_per_sample": 29,
+         "samples_per_s": 1086207, "build_seconds": {"yosys": 60.0, "nextpnr-ice40": 200.0, "icepack": 5.0},
+         "expected": {"dsps": 7, "luts": 2400, "ebr": 9}}
+    text = table([r])
+    assert "| icebreaker | 4-8-3 | layerpipe | 2,000 / 5,280 (38 %) |" in text and "31.5 (30)" in text
+    assert "1,086,207" in text and "60 + 200 + 5" in text
+    assert "| 7 / 7 | 2,400 / 2,000 | 9 / 9 |" in estimates([r])
