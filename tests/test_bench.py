@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from layerpipe.hw.strict_json import loads as strict_loads
 from layerpipe.scripts import bench as bench_mod
 from layerpipe.scripts.cpu_reference import REFERENCES
 
@@ -26,7 +27,7 @@ def quick(tmp_path_factory):
     r = layerpipe("bench", "--quick", "--boards", "icebreaker", "--json", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     assert "[bench 1/" in r.stderr          # progress shown while it runs
-    return json.loads(r.stdout), out
+    return strict_loads(r.stdout), out
 
 
 def figures(node, path=""):
