@@ -7,13 +7,12 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from layerpipe.hw.target import get_target
 
+from .link import UartLink
 from .pll import Ecp5Pll, Ice40Pll
-from .stub import LfsrHost
 
-# The component that faces the host: built from the accelerator, it drives the
-# accelerator's ports and requests its own pins from the platform. The LFSR
-# stub until the UART link top lands; then this one line names the link top.
-HOST = LfsrHost
+# The component that faces the host: built from the board and the accelerator,
+# it drives the accelerator's ports and requests its own pins from the platform.
+HOST = UartLink
 
 
 class Board:
@@ -25,7 +24,7 @@ class Board:
     clock           the oscillator resource and its frequency (MHz)
     clock_mhz       the design clock the PLL makes, and the constraint nextpnr places for
     net, dataset    the default network and the data set it trains
-    observe_led     the LED that shows :class:`~layerpipe.boards.stub.LfsrHost`'s output
+    observe_led     the LED that shows a host's ``observed`` output (:class:`~layerpipe.boards.stub.LfsrHost`)
     """
     name = None
     platform = None
@@ -61,7 +60,7 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, accelerator, host=None):
         self.board, self.accelerator = board, accelerator
-        self.host = (host or HOST)(accelerator)
+        self.host = host(accelerator) if host else HOST(board, accelerator)
 
     def elaborate(self, platform):
         m = Module()

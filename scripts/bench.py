@@ -256,9 +256,25 @@ def synth_figures(report, note=None):
     return out
 
 
+def synth_cache(board, plan):
+    """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
+    of everything that shapes the bitstream (the accelerator's Verilog, the board
+    wrappers' and the synthesis flow's sources), so a report never outlives its design."""
+    import hashlib
+
+    import layerpipe.boards
+    from layerpipe.hw.generator import verilog_text
+
+    from . import synth
+    h = hashlib.sha256(verilog_text(plan).encode())
+    for source in sorted(Path(layerpipe.boards.__file__).parent.glob("*.py")) + [Path(synth.__file__)]:
+        h.update(source.read_bytes())
+    return SYNTH_CACHE / f"{board.name}-{plan.name}-{h.hexdigest()[:12]}.json"
+
+
 def synth_section(board, plan, quick, progress):
     """Synthesis of ``plan`` on ``board``: run (and cached) in a full run, read from the cache by --quick."""
-    cache = SYNTH_CACHE / f"{board.name}-{plan.name}.json"
+    cache = synth_cache(board, plan)
     if quick:
         if cache.exists():
             cached = json.loads(cache.read_text())
@@ -284,7 +300,7 @@ def synth_section(board, plan, quick, progress):
             print(file=sys.stderr)
     report["_when"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(report, indent=1))
+    cache.write_text(strict_json.dumps(report, indent=1))
     return synth_figures(report)
 
 
@@ -451,7 +467,7 @@ def scaling_section(boards, results, progress):
     return out
 
 
-SIM_SCALING_NETS = ("32-16-10", "64-32-10", "128-64-10", "256-128-10", "64-64-64-64-64-64-64-64-10")
+SIM_SCALING_NETS = ("64-32-10", "128-64-10", "256-128-10", "64-64-64-64-64-64-64-64-10")
 SIM_SCALING_SAMPLES = 400
 
 

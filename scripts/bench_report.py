@@ -1,9 +1,9 @@
 """The report of ``layerpipe bench``: Markdown tables and PNG plots, drawn
 from the JSON result alone (``markdown(result)``, ``plots(result, out)``),
 so a saved ``bench.json`` can be redrawn without measuring again."""
-import json
 from pathlib import Path
 
+from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
 
 REFERENCE_NAMES = {"c": "C -O3", "numpy": "NumPy", "torch": "PyTorch"}
@@ -261,7 +261,7 @@ def write(result, out):
     except OSError as e:
         raise LayerPipeError(f"out: cannot create {str(out)!r}: {e.strerror or e}") from None
     paths = [out / "bench.json", out / "bench.md"]
-    paths[0].write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    paths[0].write_text(strict_json.dumps(result, indent=1) + "\n")
     paths[1].write_text(markdown(result))
     for name, draw in PLOTS.items():
         draw(result, out / name)

@@ -19,6 +19,7 @@ COMMANDS = {
     "schedule": ("layerpipe.hw.schedule_cli", "schedule the training tasks on P processors"),
     "generate": ("layerpipe.hw.generator", "generate the training pipeline as Verilog plus a manifest"),
     "sim": ("layerpipe.sim.rtl_sim", "train the generated Verilog in Verilator against the golden model"),
+    "run": ("layerpipe.sim.board_run", "train a board over its serial link and check it against the golden model"),
     "synth": ("layerpipe.scripts.synth", "place and route a board's bitstream; resources, Fmax, samples/s"),
     "bench": ("layerpipe.scripts.bench", "measure the design against its bounds, PipeDream and the CPU"),
 }

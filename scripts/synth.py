@@ -138,7 +138,7 @@ def critical_path(rep):
     segs = paths[0].get("path") if paths else None
     if not segs:
         return None
-    nets = [s for s in segs if any(f.split(":")[0].endswith(".py") for f in s.get("sources", []))]
+    nets = [s for s in segs if _where("", s.get("sources", [])) != "top"]
     src = _where(segs[0]["from"]["cell"], nets[0]["sources"] if nets else [])
     dst = _where(segs[-1]["to"]["cell"], nets[-1]["sources"] if nets else [])
     total = sum(s.get("delay", 0) for s in segs)
@@ -155,14 +155,12 @@ def _where(cell, sources):
             break
         parts.append(re.split(r"_(?:SB_|TRELLIS_|DFF|LUT4|CCU2|MULT18|DP16KD)", p)[0])
     name = ".".join(parts[1:] if parts[:1] == ["accelerator"] else parts) or "top"
-    for s in sources:
+    for s in sources:          # the first line of this project's code (not amaranth's or Python's)
         file, _, line = s.partition(":")
-        if file.endswith(".py"):
-            try:
-                file = str(Path(file).resolve().relative_to(Path.cwd()))
-            except ValueError:
-                file = "/".join(Path(file).parts[-2:])
-            return f"{name} ({file}:{line})"
+        parts = Path(file).parts
+        if file.endswith(".py") and not {"site-packages", "amaranth"} & set(parts) and \
+                not any(p.startswith("python3") for p in parts):
+            return f"{name} ({'/'.join(parts[-2:])}:{line})"
     return name
 
 
@@ -191,6 +189,8 @@ def report(b, plan, root, name, seconds):
         "luts": luts, "ffs": ffs, "dsps": used(fam["dsp"]), "brams": used(fam["bram"]),
         **({"sprams": used(fam["spram"])} if fam["spram"] else {}),
         "expected": info["expected_resources"],
+        # LUT4s as yosys mapped them (an ECP5 CCU2C carry cell holds two), beside nextpnr's packed cells
+        "lut4_synthesised": cells.get("SB_LUT4", 0) + cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
         "fmax_mhz": fmax, "constraint_mhz": round(clk["constraint"], 2) if clk.get("constraint") else None,
         "critical_path": critical_path(rep),
         "cycles_per_sample": cps, "cycles_per_sample_source": "plan (manifest.json)",

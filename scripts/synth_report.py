@@ -42,12 +42,13 @@ def table(reports):
 
 def estimates(reports):
     """The plan's estimates beside nextpnr's figures."""
-    lines = ["| board | net | mode | DSP est / placed | LUT4 est / placed (nextpnr's LUT cells) "
+    lines = ["| board | net | mode | DSP est / placed | LUT4 est / synthesised (yosys) / placed cells (nextpnr) "
              "| block RAM est / placed |", "|---|---|---|---|---|---|"]
     for r in reports:
         e = r["expected"]
         lines.append(f"| {r['board']} | {r['net']} | {r['mode']} | {e['dsps']} / {r['dsps']['used']} | "
-                     f"{e.get('luts', '-'):,} / {r['luts']['used']:,} | {e['ebr']} / {r['brams']['used']} |")
+                     f"{e.get('luts', 0):,} / {r.get('lut4_synthesised', 0):,} / {r['luts']['used']:,} | "
+                     f"{e['ebr']} / {r['brams']['used']} |")
     return "\n".join(lines)
 
 

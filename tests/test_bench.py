@@ -1,13 +1,12 @@
 """``layerpipe bench --quick``: the JSON's shape, and every figure positive and
 consistent with the figures it is computed from (never their values)."""
-import json
 import math
 import subprocess
 import sys
 
 import pytest
 
-from layerpipe.hw.strict_json import loads as strict_loads
+from layerpipe.hw import strict_json
 from layerpipe.scripts import bench as bench_mod
 from layerpipe.scripts.cpu_reference import REFERENCES
 
@@ -27,7 +26,7 @@ def quick(tmp_path_factory):
     r = layerpipe("bench", "--quick", "--boards", "icebreaker", "--json", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     assert "[bench 1/" in r.stderr          # progress shown while it runs
-    return strict_loads(r.stdout), out
+    return strict_json.loads(r.stdout), out
 
 
 def figures(node, path=""):
@@ -131,7 +130,7 @@ def test_figures_are_consistent(quick):
 
 def test_out_writes_json_markdown_and_plots(quick):
     result, out = quick
-    assert json.loads((out / "bench.json").read_text()) == result
+    assert strict_json.loads((out / "bench.json").read_text()) == result
     md = (out / "bench.md").read_text()
     assert "| layerpipe |" in md and "icebreaker" in md
     for name in ("throughput.png", "cycles.png", "scheduler.png", "scaling.png", "sim_scaling.png"):

@@ -112,6 +112,13 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["sim", "--simulator", "modelsim"], "--simulator"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
+    (["run", "--port", "/dev/does-not-exist", "--net", "4-8-3", "--dataset", "iris"], "port"),
+    (["run", "--net", "4-8-3", "--dataset", "iris"], "--port"),
+    (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "digits"], "net"),
+    (["run", "--port", "socket://localhost:1", "--epochs", "0"], "epochs"),
+    (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "iris"], "port"),   # nobody there
+    (["sim", "--serve", "localhost", "--net", "4-8-3"], "serve"),
+    (["sim", "--serve", "localhost:4000", "--net", "4-8-3", "--divisor", "2"], "divisor"),
     (["generate", "--lanes", "32,10", "--dsp-budget", "90", "--out", "x"], "lanes"),
     (["generate", "--target", "xc7a35t", "--out", "x"], "target"),
     (["generate", "--net", "1024-1024-10", "--target", "ice40up5k", "--out", "x"], "memory"),

@@ -52,10 +52,13 @@ def test_fewer_samples_than_the_pipeline_is_deep_fill_drain_and_compare(mode, n)
 @pytest.mark.parametrize("gap, backpressure", [(0.95, 0.0), (0.0, 0.95), (0.8, 0.8)])
 def test_heavy_gaps_are_slow_not_a_timeout(gap, backpressure):
     """The bench's timeout counts the design's own cycles, so a bench that
-    offers input one cycle in twenty only makes the run longer."""
-    r = simulate(plan_design(NetConfig((4, 8, 3))), "iris", n=8, seed=5, gap=gap, backpressure=backpressure)
+    offers input one cycle in twenty only makes the run longer than the same
+    run without gaps or backpressure (whatever the beat's length)."""
+    plan = plan_design(NetConfig((4, 8, 3)))
+    r = simulate(plan, "iris", n=8, seed=5, gap=gap, backpressure=backpressure)
     assert_exact(r)
-    assert r["samples"] == 8 and r["cycles"] > 8 * r["cycles_per_beat"] * 2
+    free = simulate(plan, "iris", n=8, seed=5)
+    assert r["samples"] == 8 and r["cycles"] > free["cycles"]
 
 
 NETS_1_TO_5_LAYERS = [(4, 3), (4, 8, 3), (4, 6, 5, 3), (4, 6, 5, 4, 3), (4, 6, 5, 4, 5, 3)]

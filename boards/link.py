@@ -1,0 +1,28 @@
+"""The host link on a board: :class:`~layerpipe.hw.link.link_top.LinkTop`
+in front of the accelerator, on the board's USB UART pins."""
+from amaranth.hdl import Elaboratable, Module
+
+from layerpipe.hw.link.link_top import LinkTop, store_capacity
+from layerpipe.hw.link.uart import divisor_for
+
+# Both boards' USB UARTs (FT231X on the ULX3S, FT2232H on the iCEBreaker) run 3 Mbaud.
+BAUD = 3_000_000
+
+
+class UartLink(Elaboratable):
+    """The link top for ``board``: its UART divisor from the board's clock
+    (:func:`divisor_for`), its sample store as large as the block RAM the
+    pipeline leaves on the board's device (at least one sample, for STREAM).
+    The board wrapper holds the accelerator; this holds the link and the pins."""
+
+    def __init__(self, board, accelerator, baud=BAUD):
+        self.board, self.accelerator = board, accelerator
+        self.link = LinkTop(accelerator, divisor_for(board.clock_mhz * 1e6, baud),
+                            max(1, store_capacity(accelerator.plan) or 1), owns_pipeline=False)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = self.link
+        uart = platform.request("uart", 0)
+        m.d.comb += [self.link.rx.eq(uart.rx.i), uart.tx.o.eq(self.link.tx)]
+        return m

@@ -1,0 +1,104 @@
+"""The receiving half of the framing: bytes in, header, payload bytes and a verdict out."""
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import crc, data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from . import protocol
+
+HEADER = data.StructLayout({"type": 8, "seq": 8, "length": 16})
+PAYLOAD_BYTE = data.StructLayout({"byte": 8, "index": 16})
+
+
+class FrameReceiver(wiring.Component):
+    """Parses frames (:mod:`.protocol`) from a byte stream.
+
+    Bytes before ``SOF`` are skipped. After the 4 header bytes ``header``
+    holds type, seq and length and ``started`` pulses; each payload byte then
+    appears on ``payload`` (with its index) for one cycle, in the cycle after
+    it arrived; the consumer must take it then (it always can: bytes arrive
+    at most every 10 x divisor cycles). After the CRC ``done`` pulses with
+    ``error`` = 0 (the CRC matches) or ``Error.BAD_CRC``; if no byte arrives
+    for ``timeout`` cycles mid-frame, ``done`` pulses with ``Error.TIMEOUT``
+    and the receiver hunts for the next ``SOF``. Latency: ``done`` comes 2
+    cycles after the last CRC byte.
+
+    Members
+    -------
+    bytes : In(stream)     always ready
+    header : Out(HEADER)   type, seq, length (valid from ``started`` until the next frame)
+    started, done : Out(1) one-cycle pulses
+    error : Out(8)         with ``done``: 0, BAD_CRC or TIMEOUT
+    payload : Out(stream)  byte and index; no backpressure (``ready`` is ignored)
+    receiving : Out(1)     inside a frame
+    """
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        super().__init__({
+            "bytes": In(stream.Signature(8)),
+            "header": Out(HEADER),
+            "started": Out(1), "done": Out(1), "error": Out(8),
+            "payload": Out(stream.Signature(PAYLOAD_BYTE)),
+            "receiving": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = check = crc.Processor(protocol.CRC)
+        byte, got = self.bytes.payload, self.bytes.valid
+        m.d.comb += [self.bytes.ready.eq(1), check.data.eq(byte)]
+        index = Signal(16)
+        idle = Signal(range(self.timeout + 1))
+        timed_out = Signal()
+        m.d.comb += timed_out.eq(self.receiving & ~got & (idle == self.timeout))
+        m.d.sync += [self.started.eq(0), self.done.eq(0), self.payload.valid.eq(0)]
+        with m.If(got | ~self.receiving):
+            m.d.sync += idle.eq(0)
+        with m.Else():
+            m.d.sync += idle.eq(idle + 1)
+        with m.If(timed_out):       # a frame that stops mid-way is dropped
+            m.d.sync += [self.done.eq(1), self.error.eq(protocol.Error.TIMEOUT)]
+        with m.FSM():
+            with m.State("hunt"):
+                with m.If(got & (byte == protocol.SOF)):
+                    m.d.comb += check.start.eq(1)
+                    m.d.sync += index.eq(0)
+                    m.next = "header"
+            for part in ("header", "payload", "crc"):
+                with m.State(part):
+                    m.d.comb += self.receiving.eq(1)
+                    with m.If(timed_out):
+                        m.next = "hunt"
+                    with m.If(got):
+                        m.d.comb += check.valid.eq(1)
+                        m.d.sync += index.eq(index + 1)
+                        self._byte(m, part, byte, index)
+            with m.State("check"):      # match_detected reflects the last byte one cycle later
+                m.d.sync += [self.done.eq(1), self.error.eq(Mux(check.match_detected, 0, protocol.Error.BAD_CRC))]
+                m.next = "hunt"
+        return m
+
+    def _byte(self, m, part, byte, index):
+        """What a byte that arrived in ``part`` of the frame does."""
+        if part == "header":
+            with m.Switch(index):
+                with m.Case(0):
+                    m.d.sync += self.header.type.eq(byte)
+                with m.Case(1):
+                    m.d.sync += self.header.seq.eq(byte)
+                with m.Case(2):
+                    m.d.sync += self.header.length[:8].eq(byte)
+                with m.Case(3):
+                    m.d.sync += [self.header.length[8:].eq(byte), self.started.eq(1), index.eq(0)]
+                    with m.If((self.header.length[:8] == 0) & (byte == 0)):
+                        m.next = "crc"
+                    with m.Else():
+                        m.next = "payload"
+        elif part == "payload":
+            m.d.sync += [self.payload.valid.eq(1), self.payload.p.byte.eq(byte), self.payload.p.index.eq(index)]
+            with m.If(index == self.header.length - 1):
+                m.d.sync += index.eq(0)
+                m.next = "crc"
+        else:
+            with m.If(index == 1):
+                m.next = "check"

@@ -1,0 +1,469 @@
+"""The training pipeline behind the host link: what a board wrapper instantiates."""
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..errors import LayerPipeError
+from . import protocol
+from .epoch_counters import EpochCounters
+from .epoch_order import TAPS, EpochOrder, lfsr_bits
+from .frame_rx import FrameReceiver
+from .frame_tx import FrameSender
+from .protocol import ARGS, Cmd, Error
+from .uart import UartRx, UartTx
+
+EPOCH_SLOTS = 16        # counters of the last 16 epochs stay readable
+MAX_STORE = 2 ** max(TAPS) - 1     # the LFSR walk covers this many samples
+
+
+def sample_values(layout):
+    """(values per transfer, value shape) of a sample payload's ``x`` field."""
+    shape = layout["x"].shape
+    if isinstance(shape, data.ArrayLayout):
+        return shape.length, shape.elem_shape
+    return 1, shape
+
+
+def store_shapes(plan):
+    """(width in bits, words per sample) of the store's two memories: the
+    sample transfers (``x`` of one transfer per word) and the labels."""
+    layout = plan.port_layouts()["samples"]
+    lanes, shape = sample_values(layout)
+    return ((lanes * Shape.cast(shape).width, -(-plan.widths[0] // lanes)),
+            (Shape.cast(layout["label"].shape).width, 1))
+
+
+def store_blocks(plan, capacity):
+    """Block RAMs of ``plan.target``'s family a store of ``capacity`` samples takes."""
+    return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
+
+
+def store_capacity(plan):
+    """The most samples the store holds in the block RAM the pipeline leaves
+    on ``plan.target`` (at most :data:`MAX_STORE`); None if the target sets
+    no memory limit (a plain DSP budget)."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks
+    if not plan.target.ebr_blocks:
+        return None
+    lo, hi = 0, MAX_STORE
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if store_blocks(plan, mid) <= free else (lo, mid - 1)
+    return lo
+
+
+def check_store(plan, capacity):
+    """LayerPipeError naming the need and what is left if ``capacity`` samples do not fit."""
+    if not isinstance(capacity, int) or not 1 <= capacity <= MAX_STORE:
+        raise LayerPipeError(f"store: {capacity!r} is out of range 1..{MAX_STORE} samples")
+    most = store_capacity(plan)
+    if most is not None and capacity > most:
+        t = plan.target
+        raise LayerPipeError(
+            f"store: {capacity} samples need {store_blocks(plan, capacity)} block RAMs; {t.name} has "
+            f"{t.ebr_blocks - plan.ebr_blocks} left after the pipeline's {plan.ebr_blocks} (at most {most} samples)")
+
+
+def _pack(fields, values):
+    """The reply bytes of ``fields`` as one value, first byte in the low bits;
+    ``values`` are ints or unsigned Amaranth values (zero-extended or cut to the field)."""
+    parts = []
+    for name, n in fields:
+        v = values[name]
+        if isinstance(v, int):
+            parts.append(Const(v, 8 * n))
+        else:
+            v = v.as_unsigned()
+            parts.append(v[:8 * n] if len(v) >= 8 * n else Cat(v, Const(0, 8 * n - len(v))))
+    return Cat(*parts)
+
+
+class LinkTop(wiring.Component):
+    """The accelerator :class:`~layerpipe.hw.pipeline.Pipeline` behind a UART
+    with the framed commands of :mod:`.protocol`, a sample store in block RAM
+    and on-chip epochs.
+
+    Parameters
+    ----------
+    pipeline : Pipeline     the accelerator (its sample, result, read-back and status
+                            ports); its design plan's digest is what INFO reports
+    divisor : int           clock cycles per UART bit (baud = clock / divisor), at least 4
+    capacity : int          samples the store holds (the board sizes it to its block RAM)
+    epoch_slots : int       epochs whose counters stay readable (a power of two)
+    owns_pipeline : bool    elaborate the pipeline as a submodule (False where the
+                            board wrapper already holds it)
+
+    Members
+    -------
+    rx : In(1), tx : Out(1)   the serial lines (idle high)
+    receiving : Out(1)        a frame is arriving (an activity LED)
+    running : Out(1)          on-chip epochs or a streamed frame are training
+
+    Behaviour: see :mod:`.protocol`. WRITE and STREAM payload bytes go
+    straight into the store's free tail as they arrive; a WRITE commits them
+    (the stored count grows) only after the CRC and the length check pass, so
+    a bad frame leaves the store as it was. STREAM trains the frame's samples
+    in order, drains the pipeline, and replies with their outputs as they
+    leave. START runs ``epochs`` epochs over the store in the order of
+    :class:`.EpochOrder` without draining between them, counting each epoch
+    (:class:`.EpochCounters`), and drains at the end.
+    """
+
+    def __init__(self, pipeline, divisor, capacity, epoch_slots=EPOCH_SLOTS, owns_pipeline=True):
+        if epoch_slots & (epoch_slots - 1):
+            raise ValueError(f"epoch_slots {epoch_slots}: a power of two")
+        if not 1 <= capacity:
+            raise ValueError(f"capacity {capacity}: at least 1 sample")
+        self.pipeline, self.cfg, self.digest = pipeline, pipeline.cfg, pipeline.plan.digest
+        self.divisor, self.capacity, self.epoch_slots = divisor, capacity, epoch_slots
+        self.owns_pipeline = owns_pipeline
+        self.format = protocol.SampleFormat.of(self.cfg)
+        self.lfsr_bits = lfsr_bits(capacity)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "receiving": Out(1), "running": Out(1)})
+
+    def info(self):
+        """The INFO reply's values (the host reads the same with :func:`protocol.unpack_fields`)."""
+        f, cfg = self.format, self.cfg
+        return {"version": protocol.VERSION, "digest": int.from_bytes(bytes.fromhex(self.digest), "little"),
+                "capacity": self.capacity, "epoch_slots": self.epoch_slots, "inputs": f.inputs,
+                "outputs": f.outputs, "layers": cfg.n_layers, "value_bytes": f.value_bytes,
+                "label_bytes": f.label_bytes, "weight_bytes": f.weight_bytes, "lfsr_bits": self.lfsr_bits,
+                "baud_divisor": self.divisor}
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, fmt, pipe = self.cfg, self.format, self.pipeline
+        L, n0 = cfg.n_layers, cfg.widths[0]
+        if self.owns_pipeline:
+            m.submodules.pipeline = pipe
+        m.submodules.uart_rx = urx = UartRx(self.divisor)
+        m.submodules.uart_tx = utx = UartTx(self.divisor)
+        m.submodules.frame_rx = frx = FrameReceiver(protocol.TIMEOUT_BYTES * 10 * self.divisor)
+        m.submodules.frame_tx = ftx = FrameSender()
+        wiring.connect(m, urx.bytes, frx.bytes)
+        wiring.connect(m, ftx.bytes, utx.bytes)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.receiving.eq(frx.receiving)]
+
+        # -- the sample store: x words (one sample transfer each) and labels
+        lanes, vshape = sample_values(pipe.sample_layout)
+        vwidth = Shape.cast(vshape).width
+        (_, T), (label_width, _) = store_shapes(pipe.plan)    # T: transfers per sample
+        m.submodules.store_x = xmem = Memory(shape=lanes * vwidth, depth=self.capacity * T, init=[])
+        m.submodules.store_label = lmem = Memory(shape=label_width, depth=self.capacity, init=[])
+        xw, lw = xmem.write_port(granularity=vwidth), lmem.write_port()
+        xr, lr = xmem.read_port(), lmem.read_port()
+
+        count = Signal(range(self.capacity + 1))      # samples committed to the store
+        # -- the assembler: WRITE/STREAM payload bytes into the store's free tail
+        wp = Signal(range(self.capacity + 1))         # sample being written
+        wbase = Signal(range(self.capacity * T + 1))  # wp * T
+        t, lane = Signal(range(T + 1)), Signal(range(lanes + 1))
+        vpos = Signal(range(n0 + 1))                  # value index in the sample
+        nbyte = Signal(range(max(fmt.value_bytes, fmt.label_bytes) + 1))
+        acc = Signal(8 * max(fmt.value_bytes, fmt.label_bytes))
+        in_label, full = Signal(), Signal()
+        fresh = Signal(range(self.capacity + 1))      # whole samples received in this frame
+        args = Signal(8 * 6)                          # the first payload bytes of other commands
+
+        running, streaming = Signal(), Signal()
+        m.d.comb += self.running.eq(running | streaming)
+        head = frx.header
+        takes_samples = (head.type == Cmd.WRITE) | (head.type == Cmd.STREAM)
+        idle_exec = Signal()
+        with m.If(frx.started):
+            m.d.sync += [wp.eq(count), wbase.eq(count * T), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
+                         in_label.eq(0), full.eq(0), fresh.eq(0), args.eq(0)]
+        with m.If(frx.payload.valid):
+            pb = frx.payload.p
+            with m.If(pb.index < 6):
+                m.d.sync += args.word_select(pb.index[:3], 8).eq(pb.byte)
+            word = Cat(acc[8:], pb.byte)              # the value so far, this byte on top
+            nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
+            with m.If(takes_samples & ~running & ~streaming & idle_exec):
+                m.d.sync += acc.eq(word)
+                with m.If(nbyte == nb - 1):
+                    m.d.sync += nbyte.eq(0)
+                    top = len(acc) // 8                  # word holds the value in its top bytes
+                    value = Mux(in_label, word >> 8 * (top - fmt.label_bytes), word >> 8 * (top - fmt.value_bytes))
+                    with m.If(wp == self.capacity):
+                        m.d.sync += full.eq(1)
+                    with m.Elif(~in_label):
+                        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
+                                     xw.en.eq(Const(1, lanes) << lane)]
+                        m.d.sync += vpos.eq(vpos + 1)
+                        with m.If(lane == lanes - 1):
+                            m.d.sync += [lane.eq(0), t.eq(t + 1)]
+                        with m.Else():
+                            m.d.sync += lane.eq(lane + 1)
+                        with m.If(vpos == n0 - 1):
+                            m.d.sync += in_label.eq(1)
+                    with m.Else():
+                        m.d.comb += [lw.addr.eq(wp), lw.data.eq(value), lw.en.eq(1)]
+                        m.d.sync += [in_label.eq(0), vpos.eq(0), t.eq(0), lane.eq(0), wp.eq(wp + 1),
+                                     wbase.eq(wbase + T), fresh.eq(fresh + 1)]
+                with m.Else():
+                    m.d.sync += nbyte.eq(nbyte + 1)
+        whole = ~in_label & (vpos == 0) & (nbyte == 0)   # the payload ended on a sample boundary
+
+        # -- on-chip order and counters
+        m.submodules.order = order = EpochOrder(self.lfsr_bits)
+        m.submodules.counters = ctr = EpochCounters(pipe.result_layout, cfg.widths[-1], cfg.act.one,
+                                                    self.epoch_slots, len(count))
+        m.d.comb += [order.count.eq(count), ctr.count.eq(count)]
+
+        # -- the feeder: samples from the store into the pipeline
+        idx = Signal(range(self.capacity))
+        ft = Signal(range(T))
+        epochs, epochs_fed = Signal(16), Signal(16)
+        in_epoch = Signal(range(self.capacity + 1))
+        stream_left = Signal(range(self.capacity + 1))
+        settle = Signal(2)
+        fire = pipe.samples.valid & pipe.samples.ready
+        m.d.comb += [xr.addr.eq(idx * T + ft + fire), lr.addr.eq(idx),
+                     pipe.samples.p.label.eq(lr.data), pipe.samples.p.last.eq(ft == T - 1)]
+        if lanes > 1:
+            m.d.comb += pipe.samples.p.x.eq(xr.data)
+        else:
+            m.d.comb += pipe.samples.p.x.eq(xr.data[:vwidth])
+        start_run, start_stream = Signal(), Signal()
+        with m.FSM(name="feeder"):
+            with m.State("idle"):
+                with m.If(start_run):
+                    m.next = "pick"
+                with m.If(start_stream):
+                    m.d.sync += idx.eq(count)
+                    m.next = "prime"
+            with m.State("pick"):
+                with m.If(order.valid):
+                    m.d.comb += order.next.eq(1)
+                    m.d.sync += idx.eq(order.index)
+                    m.next = "prime"
+            with m.State("prime"):                    # the store's read port has one cycle of latency
+                m.d.sync += ft.eq(0)
+                m.next = "feed"
+            with m.State("feed"):
+                m.d.comb += pipe.samples.valid.eq(1)
+                with m.If(fire):
+                    m.d.sync += ft.eq(ft + 1)
+                    with m.If(ft == T - 1):
+                        m.d.sync += ft.eq(0)
+                        with m.If(streaming):
+                            m.d.sync += [stream_left.eq(stream_left - 1), idx.eq(idx + 1)]
+                            m.next = "next_stream"
+                        with m.Else():
+                            m.d.sync += in_epoch.eq(in_epoch + 1)
+                            m.next = "next_run"
+            with m.State("next_stream"):
+                with m.If(stream_left == 0):
+                    m.d.sync += settle.eq(0)
+                    m.next = "drain"
+                with m.Else():
+                    m.next = "prime"
+            with m.State("next_run"):
+                with m.If(in_epoch == count):
+                    m.d.sync += [in_epoch.eq(0), epochs_fed.eq(epochs_fed + 1)]
+                    with m.If(epochs_fed + 1 == epochs):
+                        m.d.sync += settle.eq(0)
+                        m.next = "drain"
+                    with m.Else():
+                        m.next = "pick"
+                with m.Else():
+                    m.next = "pick"
+            with m.State("drain"):
+                m.d.comb += pipe.drain.eq(1)
+                with m.If(settle != 3):
+                    m.d.sync += settle.eq(settle + 1)
+                with m.Elif(pipe.status.idle):
+                    m.d.sync += [running.eq(0), streaming.eq(0)]
+                    m.next = "idle"
+
+        # -- results: counted in a run, sent to the host in a STREAM reply
+        res = pipe.results
+        rbytes = fmt.value_bytes
+        rlanes = ctr.lanes
+        rshift = Signal(8 * rbytes * rlanes)
+        rleft = Signal(range(rbytes * rlanes + 1))
+        m.d.comb += [ctr.results.valid.eq(res.valid & running), ctr.results.p.eq(res.p)]
+        with m.If(running):
+            m.d.comb += res.ready.eq(1)
+
+        # -- the executor: one reply per frame
+        reply = Signal(8 * max(protocol.field_bytes(f) for f in
+                               (protocol.INFO_FIELDS, protocol.STATUS_FIELDS, protocol.COUNTER_FIELDS,
+                                protocol.ERROR_FIELDS, protocol.WRITE_FIELDS)))
+        last_type, last_seq, last_valid = Signal(8), Signal(8), Signal()
+        bad_frames, last_error = Signal(16), Signal(8)
+        missed, missed_type, missed_seq = Signal(), Signal(8), Signal(8)
+        source = Signal(2)          # 0 reply register, 1 weights, 2 results
+        # arguments
+        a_epochs, a_state = args[:16], args[16:40]
+        a_layer, a_row = args[:8], args[8:24]
+        a_epoch = args[:16]
+        layer_bits = max(1, (L - 1).bit_length())
+        layer_sel = a_layer[:layer_bits]
+        # the weight walk's layer and row, held from the decision on (a frame the host
+        # sends meanwhile, against the protocol, must not move it)
+        rb_layer, rb_row = Signal(layer_bits), Signal(16)
+        m.d.comb += ctr.read_slot.eq(a_epoch)
+        n_in = Array(Const(w, 16) for w in cfg.widths[:-1])
+        n_out = Array(Const(w, 16) for w in cfg.widths[1:])
+        # the weight read-back walk
+        col = Signal(16)
+        wait = Signal(2)
+        wshift = Signal(8 * fmt.weight_bytes)
+        wleft = Signal(range(fmt.weight_bytes + 1))
+        m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
+
+        cycles, run_cycles = Signal(48), Signal(48)
+        m.d.sync += cycles.eq(cycles + 1)
+        with m.If(running):
+            m.d.sync += run_cycles.eq(run_cycles + 1)
+        status = {"cycles": cycles, "run_cycles": run_cycles, "running": running, "stored": count,
+                  "epochs_done": ctr.epochs_done,
+                  "beats": pipe.status.beats, "trained": pipe.status.trained, "bad_frames": bad_frames,
+                  "last_error": last_error}
+
+        def send(type_, seq, length, src, payload=None):
+            m.d.sync += [ftx.header.type.eq(type_), ftx.header.seq.eq(seq), ftx.header.length.eq(length),
+                         source.eq(src)]
+            if payload is not None:
+                m.d.sync += reply.eq(payload)
+            m.next = "start_reply"
+
+        def error(code, type_, seq):
+            m.d.sync += [bad_frames.eq(bad_frames + 1), last_error.eq(code)]
+            send(protocol.ERROR, seq, protocol.field_bytes(protocol.ERROR_FIELDS), 0,
+                 Cat(Const(code, 8) if isinstance(code, int) else code, type_))
+
+        with m.If(frx.done & ~idle_exec):      # a frame while the previous one is still answered
+            m.d.sync += [missed.eq(1), missed_type.eq(head.type), missed_seq.eq(head.seq)]
+
+        code = Signal(8)
+        known = Signal()
+        m.d.comb += known.eq(Cat(*(head.type == c for c in Cmd)).any())
+        length_ok = Signal()
+        with m.Switch(head.type):
+            for c, fields in ARGS.items():
+                with m.Case(c):
+                    m.d.comb += length_ok.eq(head.length == protocol.field_bytes(fields))
+            with m.Case(Cmd.WRITE, Cmd.STREAM):
+                m.d.comb += length_ok.eq((head.length != 0) & whole)
+        served_while_running = (head.type == Cmd.INFO) | (head.type == Cmd.STATUS) | (head.type == Cmd.COUNTERS)
+        dup = last_valid & (head.type == last_type) & (head.seq == last_seq)
+        bad_arg = Signal()
+        with m.Switch(head.type):
+            with m.Case(Cmd.START):
+                m.d.comb += bad_arg.eq((a_epochs == 0) | (count == 0) | (a_state == 0) |
+                                       (a_state >= (1 << self.lfsr_bits)))
+            with m.Case(Cmd.WEIGHTS):
+                m.d.comb += bad_arg.eq((a_layer >= L) | (a_row >= n_out[layer_sel]))
+            with m.Case(Cmd.COUNTERS):
+                m.d.comb += bad_arg.eq((a_epoch >= ctr.epochs_done) | (ctr.epochs_done - a_epoch > self.epoch_slots))
+        with m.If(frx.error != 0):
+            m.d.comb += code.eq(frx.error)
+        with m.Elif(~known):
+            m.d.comb += code.eq(Error.UNKNOWN_TYPE)
+        with m.Elif(full & takes_samples):     # (the assembler stopped, so the length is not checked)
+            m.d.comb += code.eq(Error.FULL)
+        with m.Elif(~length_ok):
+            m.d.comb += code.eq(Error.BAD_LENGTH)
+        with m.Elif((running | streaming) & ~served_while_running):
+            m.d.comb += code.eq(Error.BUSY)
+        with m.Elif(dup & (head.type == Cmd.STREAM)):
+            m.d.comb += code.eq(Error.DUPLICATE)
+        with m.Elif(bad_arg):
+            m.d.comb += code.eq(Error.BAD_ARG)
+
+        ack = head.type | protocol.ACK
+        with m.FSM(name="executor"):
+            with m.State("idle"):
+                m.d.comb += idle_exec.eq(1)
+                with m.If(missed):
+                    m.d.sync += missed.eq(0)
+                    error(Error.BUSY, missed_type, missed_seq)
+                with m.Elif(frx.done):
+                    m.next = "decide"
+            with m.State("decide"):
+                m.d.comb += idle_exec.eq(1)     # (frx.done pulsed last cycle; the assembler has finished)
+                with m.If(code != 0):
+                    error(code, head.type, head.seq)
+                with m.Else():
+                    m.d.sync += [last_type.eq(head.type), last_seq.eq(head.seq), last_valid.eq(1)]
+                    with m.Switch(head.type):
+                        with m.Case(Cmd.INFO):
+                            send(ack, head.seq, protocol.field_bytes(protocol.INFO_FIELDS), 0,
+                                 _pack(protocol.INFO_FIELDS, self.info()))
+                        with m.Case(Cmd.STATUS):
+                            send(ack, head.seq, protocol.field_bytes(protocol.STATUS_FIELDS), 0,
+                                 _pack(protocol.STATUS_FIELDS, status))
+                        with m.Case(Cmd.COUNTERS):
+                            send(ack, head.seq, protocol.field_bytes(protocol.COUNTER_FIELDS), 0,
+                                 _pack(protocol.COUNTER_FIELDS, {k: ctr.read_data[k] for k, _ in
+                                                                 protocol.COUNTER_FIELDS}))
+                        with m.Case(Cmd.WRITE):
+                            new = Mux(dup, count, wp)
+                            m.d.sync += count.eq(new)
+                            send(ack, head.seq, protocol.field_bytes(protocol.WRITE_FIELDS), 0,
+                                 _pack(protocol.WRITE_FIELDS, {"stored": new}))
+                        with m.Case(Cmd.CLEAR):
+                            m.d.sync += count.eq(0)
+                            send(ack, head.seq, 0, 0)
+                        with m.Case(Cmd.START):
+                            m.d.comb += [order.load.eq(1), order.seed.eq(a_state), ctr.clear.eq(1),
+                                         start_run.eq(1)]
+                            m.d.sync += [running.eq(1), epochs.eq(a_epochs), epochs_fed.eq(0), in_epoch.eq(0),
+                                         run_cycles.eq(0)]
+                            send(ack, head.seq, 0, 0)
+                        with m.Case(Cmd.WEIGHTS):
+                            m.d.sync += [col.eq(0), wait.eq(0), wleft.eq(0), rb_layer.eq(layer_sel),
+                                         rb_row.eq(a_row)]
+                            send(ack, head.seq, (n_in[layer_sel] + 1) * fmt.weight_bytes, 1)
+                        with m.Case(Cmd.STREAM):
+                            m.d.comb += start_stream.eq(1)
+                            m.d.sync += [streaming.eq(1), stream_left.eq(fresh), rleft.eq(0)]
+                            send(ack, head.seq, fresh * (fmt.outputs * rbytes), 2)
+            with m.State("start_reply"):
+                m.d.comb += ftx.start.eq(1)
+                m.next = "reply"
+            with m.State("reply"):
+                with m.Switch(source):
+                    with m.Case(0):
+                        m.d.comb += [ftx.payload.valid.eq(1), ftx.payload.payload.eq(reply[:8])]
+                        with m.If(ftx.payload.ready):
+                            m.d.sync += reply.eq(reply >> 8)
+                    with m.Case(1):       # weights: address, wait for the read-back, send its bytes
+                        m.d.comb += [ftx.payload.valid.eq(wleft != 0), ftx.payload.payload.eq(wshift[:8])]
+                        with m.If(wleft != 0):
+                            with m.If(ftx.payload.ready):
+                                m.d.sync += [wshift.eq(wshift >> 8), wleft.eq(wleft - 1)]
+                                with m.If(wleft == 1):
+                                    m.d.sync += [col.eq(col + 1), wait.eq(0)]
+                        with m.Elif(wait != 3):
+                            m.d.sync += wait.eq(wait + 1)
+                        with m.Elif(col <= n_in[rb_layer]):
+                            m.d.sync += [wshift.eq(pipe.readback_data.as_signed()), wleft.eq(fmt.weight_bytes)]
+                    with m.Case(2):       # a STREAM's outputs as they leave the pipeline
+                        m.d.comb += [ftx.payload.valid.eq(rleft != 0), ftx.payload.payload.eq(rshift[:8])]
+                        with m.If(rleft != 0):
+                            with m.If(ftx.payload.ready):
+                                m.d.sync += [rshift.eq(rshift >> 8), rleft.eq(rleft - 1)]
+                        with m.Else():
+                            m.d.comb += res.ready.eq(1)
+                            with m.If(res.valid):
+                                vals = [res.p.a[j] for j in range(rlanes)] if rlanes > 1 else [res.p.a]
+                                m.d.sync += [rshift.eq(Cat(*(_sext(v, 8 * rbytes) for v in vals))),
+                                             rleft.eq(rbytes * rlanes)]
+                with m.If(~ftx.busy):
+                    m.next = "finish"
+            with m.State("finish"):
+                # a STREAM reply is complete when its last output left; the pipeline may still drain
+                with m.If(~streaming):
+                    m.next = "idle"
+        return m
+
+
+def _sext(value, width):
+    """``value`` (signed) sign-extended to ``width`` bits."""
+    v = value.as_signed()
+    return Cat(v, v[-1].replicate(width - len(v)))
