@@ -9,6 +9,7 @@ from layerpipe.hw.target import get_target
 
 from .link import UartLink
 from .pll import Ecp5Pll, Ice40Pll
+from .stub import LfsrHost
 
 # The component that faces the host: built from the board and the accelerator,
 # it drives the accelerator's ports and requests its own pins from the platform.
@@ -34,6 +35,7 @@ class Board:
     net = None
     dataset = None
     observe_led = ("led", 0)
+    host_link = True        # False: the board cannot hold the link beside its default net (LfsrHost instead)
 
     @property
     def target(self):
@@ -60,6 +62,8 @@ class BoardTop(Elaboratable):
 
     def __init__(self, board, accelerator, host=None):
         self.board, self.accelerator = board, accelerator
+        if host is None and not board.host_link:
+            host = LfsrHost
         self.host = host(accelerator) if host else HOST(board, accelerator)
 
     def elaborate(self, platform):

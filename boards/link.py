@@ -1,5 +1,7 @@
 """The host link on a board: :class:`~layerpipe.hw.link.link_top.LinkTop`
 in front of the accelerator, on the board's USB UART pins."""
+import math
+
 from amaranth.hdl import Elaboratable, Module
 
 from layerpipe.hw.link.link_top import LinkTop, store_capacity
@@ -7,6 +9,16 @@ from layerpipe.hw.link.uart import divisor_for
 
 # Both boards' USB UARTs (FT231X on the ULX3S, FT2232H on the iCEBreaker) run 3 Mbaud.
 BAUD = 3_000_000
+# Block RAM kept free beside the store, as a share of what the pipeline leaves:
+# yosys places more blocks than the plan counts (12 against 9 for 4-8-3 on the
+# iCE40UP5K, README "Plan estimates against nextpnr").
+RESERVE = 0.25
+
+
+def link_store(plan):
+    """Samples the board's store holds: the block RAM the pipeline leaves, less :data:`RESERVE`."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks
+    return max(1, store_capacity(plan, reserve=math.ceil(free * RESERVE)) or 1)
 
 
 class UartLink(Elaboratable):
@@ -18,7 +30,7 @@ class UartLink(Elaboratable):
     def __init__(self, board, accelerator, baud=BAUD):
         self.board, self.accelerator = board, accelerator
         self.link = LinkTop(accelerator, divisor_for(board.clock_mhz * 1e6, baud),
-                            max(1, store_capacity(accelerator.plan) or 1), owns_pipeline=False)
+                            link_store(accelerator.plan), owns_pipeline=False)
 
     def elaborate(self, platform):
         m = Module()

@@ -351,8 +351,13 @@ def board_section(board, quick, progress):
 
 
 def link_bound(board, plan):
-    """Samples/s the host link can feed (bytes per sample over the link's rate), once the link exists."""
-    return missing("samples/s", "model", "no host link in this build of layerpipe yet (issue 13)")
+    """Samples/s the host link carries when it streams samples: the UART at the
+    host's default rate (8N1) over one sample record (the link's own formula)."""
+    from layerpipe.hw.link.protocol import DEFAULT_BAUD, SampleFormat
+    fmt = SampleFormat.of(plan.config)
+    return figure(fmt.baud_limit_samples_per_s(DEFAULT_BAUD), "samples/s", "model",
+                  note=f"UART at {DEFAULT_BAUD:,} baud, {fmt.sample_bytes}-byte sample records, frame overhead "
+                       f"not counted; the board keeps the training set on chip to run at the on-chip rate")
 
 
 class _NoBar:

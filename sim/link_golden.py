@@ -34,9 +34,10 @@ def epoch_counters(results, labels, one):
     act format), ``labels``; ``one`` is 1.0 in the act format.
 
     ``correct`` counts samples whose first largest output is the label;
-    ``abs_error`` sums |a_L - y| over samples and outputs (y one-hot)."""
+    ``abs_error`` sums |a_L - y| over samples and outputs (y one-hot),
+    modulo 2^32 as the 32-bit counter does."""
     a = np.asarray(results, dtype=np.int64)
     y = np.zeros_like(a)
     y[np.arange(len(a)), np.asarray(labels)] = one
     return {"samples": len(a), "correct": int(np.sum(np.argmax(a, axis=1) == np.asarray(labels))),
-            "abs_error": int(np.abs(a - y).sum())}
+            "abs_error": int(np.abs(a - y).sum()) % 2 ** 32}

@@ -4,7 +4,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-COUNTERS = data.StructLayout({"epoch": 32, "samples": 32, "correct": 32, "abs_error": 48})
+COUNTERS = data.StructLayout({"epoch": 16, "samples": 32, "correct": 32, "abs_error": 32})
 
 
 def result_values(layout):
@@ -48,8 +48,8 @@ class EpochCounters(wiring.Component):
         m.d.comb += [rd.addr.eq(self.read_slot), self.read_data.eq(rd.data), self.results.ready.eq(1)]
         width = Shape.cast(self.value_shape).width
         pos = Signal(range(self.outputs + self.lanes))            # output index of lane 0
-        best, arg, err = Signal(signed(width + 1)), Signal(range(self.outputs + 1)), Signal(48)
-        samples, correct, abs_error = Signal(32), Signal(32), Signal(48)
+        best, arg, err = Signal(signed(width + 1)), Signal(range(self.outputs + 1)), Signal(32)
+        samples, correct, abs_error = Signal(32), Signal(32), Signal(32)
         p = self.results.p
         values = [p.a[j] for j in range(self.lanes)] if self.lanes > 1 else [p.a]
         # lanes in order: a strictly larger value moves the argmax, so the first maximum wins

@@ -39,11 +39,11 @@ def store_blocks(plan, capacity):
     return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
 
 
-def store_capacity(plan):
+def store_capacity(plan, reserve=0):
     """The most samples the store holds in the block RAM the pipeline leaves
-    on ``plan.target`` (at most :data:`MAX_STORE`); None if the target sets
-    no memory limit (a plain DSP budget)."""
-    free = plan.target.ebr_blocks - plan.ebr_blocks
+    on ``plan.target``, less ``reserve`` blocks (at most :data:`MAX_STORE`);
+    None if the target sets no memory limit (a plain DSP budget)."""
+    free = plan.target.ebr_blocks - plan.ebr_blocks - reserve
     if not plan.target.ebr_blocks:
         return None
     lo, hi = 0, MAX_STORE
@@ -315,7 +315,7 @@ class LinkTop(wiring.Component):
         wleft = Signal(range(fmt.weight_bytes + 1))
         m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
 
-        cycles, run_cycles = Signal(48), Signal(48)
+        cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
         m.d.sync += cycles.eq(cycles + 1)
         with m.If(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)

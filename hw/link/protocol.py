@@ -69,11 +69,12 @@ ARGS = {Cmd.INFO: (), Cmd.STATUS: (), Cmd.CLEAR: (), Cmd.START: START_ARGS, Cmd.
 INFO_FIELDS = (("version", 1), ("digest", DIGEST_BYTES), ("capacity", 4), ("epoch_slots", 2),
                ("inputs", 2), ("outputs", 2), ("layers", 1), ("value_bytes", 1), ("label_bytes", 1),
                ("weight_bytes", 1), ("lfsr_bits", 1), ("baud_divisor", 3))
-# cycles: a free-running clock count; run_cycles: from the last START until its drain ended
+# cycles: a free-running clock count (32 bits, wraps); run_cycles: from the last START until its drain ended
 STATUS_FIELDS = (("running", 1), ("stored", 4), ("epochs_done", 4), ("beats", 4), ("trained", 4),
-                 ("bad_frames", 2), ("last_error", 1), ("cycles", 6), ("run_cycles", 6))
+                 ("bad_frames", 2), ("last_error", 1), ("cycles", 4), ("run_cycles", 4))
 WRITE_FIELDS = (("stored", 4),)
-COUNTER_FIELDS = (("epoch", 4), ("samples", 4), ("correct", 4), ("abs_error", 6))
+# abs_error: 32 bits, enough for 2^32 / (n_L * 2^act.width) samples an epoch (6,553 of digits)
+COUNTER_FIELDS = (("epoch", 2), ("samples", 4), ("correct", 4), ("abs_error", 4))
 ERROR_FIELDS = (("code", 1), ("type", 1))
 REPLY_FIELDS = {Cmd.INFO: INFO_FIELDS, Cmd.STATUS: STATUS_FIELDS, Cmd.WRITE: WRITE_FIELDS, Cmd.CLEAR: (),
                 Cmd.START: (), Cmd.COUNTERS: COUNTER_FIELDS}
@@ -147,6 +148,12 @@ def whole_bytes(bits):
     return -(-bits // 8)
 
 
+# The host's serial rate unless told otherwise (the boards' USB UARTs run 3 Mbaud).
+DEFAULT_BAUD = 3_000_000
+# A UART byte on the wire: start bit, 8 data bits, stop bit (8N1).
+BITS_PER_BYTE = 10
+
+
 @dataclass(frozen=True)
 class SampleFormat:
     """How samples, results and weights of one design travel as bytes.
@@ -171,6 +178,10 @@ class SampleFormat:
     weight_bytes = property(lambda self: whole_bytes(self.weight_bits))
     sample_bytes = property(lambda self: self.inputs * self.value_bytes + self.label_bytes)
     result_bytes = property(lambda self: self.outputs * self.value_bytes)
+
+    def baud_limit_samples_per_s(self, baud):
+        """Sample records per second a UART of ``baud`` carries (8N1), frame overhead not counted."""
+        return baud / BITS_PER_BYTE / self.sample_bytes
 
     def encode_samples(self, xs, labels):
         """Sample records of integer inputs ``xs`` (rows, in the act format) and ``labels``."""
