@@ -32,6 +32,7 @@ from pathlib import Path
 
 from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.output_paths import check_output
 
 from . import cpu_reference
 
@@ -124,16 +125,8 @@ def parse_boards(text):
 
 
 def check_out(path):
-    """Refuse an --out that cannot be a folder before anything runs."""
-    if path is None:
-        return None
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise LayerPipeError(f"out: {path!r} exists and is not a folder")
-    parent = next((p for p in out.absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir():
-        raise LayerPipeError(f"out: {path!r} is not under an existing folder")
-    return out
+    """Refuse an --out that cannot be a folder before anything runs (the one output check)."""
+    return None if path is None else check_output(path, "out", folder=True)
 
 
 def add_arguments(p):
@@ -358,8 +351,13 @@ def board_section(board, quick, progress):
 
 
 def link_bound(board, plan):
-    """Samples/s the host link can feed (bytes per sample over the link's rate), once the link exists."""
-    return missing("samples/s", "model", "no host link in this build of layerpipe yet (issue 13)")
+    """Samples/s the host link carries when it streams samples: the UART at the
+    host's default rate (8N1) over one sample record (the link's own formula)."""
+    from layerpipe.hw.link.protocol import DEFAULT_BAUD, SampleFormat
+    fmt = SampleFormat.of(plan.config)
+    return figure(fmt.baud_limit_samples_per_s(DEFAULT_BAUD), "samples/s", "model",
+                  note=f"UART at {DEFAULT_BAUD:,} baud, {fmt.sample_bytes}-byte sample records, frame overhead "
+                       f"not counted; the board keeps the training set on chip to run at the on-chip rate")
 
 
 class _NoBar:

@@ -5,6 +5,7 @@ import sys
 
 from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.link import protocol
 from layerpipe.hw.options import add_config_arguments, add_hardware_arguments, integer
 
 from . import datasets
@@ -31,7 +32,8 @@ def add_arguments(p):
     p.add_argument("--board", help="the board (its default net, clock and data set)")
     p.add_argument("--port", required=True, help="serial device or pyserial URL, e.g. /dev/ttyUSB0 or "
                    "socket://localhost:4000 (a board served by `layerpipe sim --serve`)")
-    p.add_argument("--baud", default=3_000_000, type=integer("baud"), help="serial baud rate (default 3000000)")
+    p.add_argument("--baud", default=protocol.DEFAULT_BAUD, type=integer("baud"),
+                   help=f"serial baud rate (default {protocol.DEFAULT_BAUD})")
     p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
     p.add_argument("--epochs", default=2, type=integer("epochs"), help="epochs (default 2)")
     p.add_argument("--stream", action="store_true",

@@ -41,7 +41,7 @@ class BoardLink:
     """One serial connection to a board (``port``: a device or any pyserial
     URL such as ``socket://host:port``). Counts the bytes both ways."""
 
-    def __init__(self, port, baudrate=3_000_000, answer_s=None):
+    def __init__(self, port, baudrate=protocol.DEFAULT_BAUD, answer_s=None):
         import os
 
         import serial
@@ -140,7 +140,7 @@ def _name(enum, value):
         return f"0x{value:02x}"
 
 
-def connect(port, cfg, digest, baudrate=3_000_000, answer_s=None):
+def connect(port, cfg, digest, baudrate=protocol.DEFAULT_BAUD, answer_s=None):
     """Open ``port``, ask the board what it holds, and check it is the design
     ``digest`` of ``cfg`` (:func:`check_board`); returns (BoardLink, INFO fields)."""
     link = BoardLink(port, baudrate, answer_s)
@@ -322,7 +322,7 @@ def train_on_board(link, info, cfg, data, epochs, seed=0, stream=False, clock_hz
             "bytes_per_s": upload_bytes * per_s(upload_cycles) if per_s(upload_cycles) else None,
             "samples_per_s": samples_link * per_s(upload_cycles) if per_s(upload_cycles) else None,
             "baud": baud, "baud_divisor": info["baud_divisor"],
-            "baud_limit_samples_per_s": baud / 10 / fmt.sample_bytes if baud else None,
+            "baud_limit_samples_per_s": fmt.baud_limit_samples_per_s(baud) if baud else None,
             "sample_bytes": fmt.sample_bytes,
         },
         "on_chip_cycles": run_cycles or None,

@@ -148,6 +148,12 @@ def whole_bytes(bits):
     return -(-bits // 8)
 
 
+# The host's serial rate unless told otherwise (the boards' USB UARTs run 3 Mbaud).
+DEFAULT_BAUD = 3_000_000
+# A UART byte on the wire: start bit, 8 data bits, stop bit (8N1).
+BITS_PER_BYTE = 10
+
+
 @dataclass(frozen=True)
 class SampleFormat:
     """How samples, results and weights of one design travel as bytes.
@@ -172,6 +178,10 @@ class SampleFormat:
     weight_bytes = property(lambda self: whole_bytes(self.weight_bits))
     sample_bytes = property(lambda self: self.inputs * self.value_bytes + self.label_bytes)
     result_bytes = property(lambda self: self.outputs * self.value_bytes)
+
+    def baud_limit_samples_per_s(self, baud):
+        """Sample records per second a UART of ``baud`` carries (8N1), frame overhead not counted."""
+        return baud / BITS_PER_BYTE / self.sample_bytes
 
     def encode_samples(self, xs, labels):
         """Sample records of integer inputs ``xs`` (rows, in the act format) and ``labels``."""
