@@ -179,6 +179,7 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--board", help="with --serve: the board whose design is served (its net and device)")
     p.add_argument("--serve", metavar="HOST:PORT", help="serve the board's top (host link included) on a TCP "
                    "socket until the client disconnects; train it with `layerpipe run --port socket://HOST:PORT`")
     p.add_argument("--divisor", default=None, type=integer("divisor"),
@@ -229,6 +230,11 @@ def plan_of(args):
 
 
 def run(args):
+    if getattr(args, "board", None) is not None:
+        if not args.serve:
+            raise LayerPipeError("board: only with --serve (the simulated board's top)")
+        from .board_run import board_defaults
+        board_defaults(args)
     plan = plan_of(args)
     cfg = plan.config
     if args.serve:

@@ -125,6 +125,8 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["run", "--port", "socket://localhost:1", "--epochs", "0"], "epochs"),
     (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "iris"], "port"),   # nobody there
     (["sim", "--serve", "localhost", "--net", "4-8-3"], "serve"),
+    (["sim", "--board", "icebreaker"], "board"),                 # --board only with --serve
+    (["run", "--board", "nope", "--port", "x"], "board"),
     (["sim", "--serve", "localhost:4000", "--net", "4-8-3", "--divisor", "2"], "divisor"),
     (["generate", "--lanes", "32,10", "--dsp-budget", "90", "--out", "x"], "lanes"),
     (["generate", "--target", "xc7a35t", "--out", "x"], "target"),
