@@ -3,7 +3,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_grad_b import ActGradB
-from .mac_array import MacArray
+from .mac_array import MacArray, adder_tree_to
 from .narrow import narrow
 from .plan import words_of
 
@@ -23,7 +23,8 @@ class ActGradA(wiring.Component):
     -------
     w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, index + c]
     delta : In(ArrayLayout(signed(grad.width), lanes))        delta of row j
-    index : In(range(n_in)) (a multiple of ``cols``); valid, first_pass, last_pass : In(1)
+    index : In(range(n_in)) (a multiple of ``cols``); slot : In(range(ceil(n_in / cols))) (``index // cols``)
+    valid, first_pass, last_pass : In(1)
     out : Out(stream.Signature(ActGradB.layout(n_in, grad, cols), always_ready=True))
         ``index``, ``g`` (cols values), ``mask`` (the columns that exist)
 
@@ -45,8 +46,6 @@ class ActGradA(wiring.Component):
     LATENCY = 4
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
-        if cols & (cols - 1):
-            raise ValueError(f"cols must be a power of two, not {cols}")
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
         self.acc_width, self.own_mac, self.cols = acc_width, own_mac, cols
         self.out_layout = ActGradB.layout(n_in, grad, cols)
@@ -54,6 +53,7 @@ class ActGradA(wiring.Component):
             "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
             "delta": In(data.ArrayLayout(signed(grad.width), lanes)),
             "index": In(range(max(n_in, 2))),
+            "slot": In(range(max(words_of(n_in, cols), 2))),
             "valid": In(1), "first_pass": In(1), "last_pass": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
         }
@@ -69,22 +69,24 @@ class ActGradA(wiring.Component):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
         # stage 1 (products registered in the MAC array): the column's flags follow
-        index, valid, first_pass, last_pass = Signal.like(self.index), Signal(), Signal(), Signal()
-        m.d.sync += [index.eq(self.index), valid.eq(self.valid), first_pass.eq(self.first_pass),
-                     last_pass.eq(self.last_pass)]
+        index, slot = Signal.like(self.index), Signal.like(self.slot)
+        valid, first_pass, last_pass = Signal(), Signal(), Signal()
+        m.d.sync += [index.eq(self.index), slot.eq(self.slot), valid.eq(self.valid),
+                     first_pass.eq(self.first_pass), last_pass.eq(self.last_pass)]
         # stage 2: the lane sums, registered
-        index2, valid2, first2, last2 = Signal.like(self.index), Signal(), Signal(), Signal()
-        m.d.sync += [index2.eq(index), valid2.eq(valid), first2.eq(first_pass), last2.eq(last_pass)]
+        index2, slot2, valid2, first2, last2 = Signal.like(self.index), Signal.like(self.slot), Signal(), Signal(), \
+            Signal()
+        m.d.sync += [index2.eq(index), slot2.eq(slot), valid2.eq(valid), first2.eq(first_pass),
+                     last2.eq(last_pass)]
         # stage 3: total = partial of the earlier passes + lane sum, registered
         index3, valid3 = Signal.like(self.index), Signal()
         m.d.sync += [index3.eq(index2), valid3.eq(valid2 & last2)]
         m.d.sync += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
-        shift = cols.bit_length() - 1
         slots = words_of(self.n_in, cols)
         for c in range(cols):
             # the lane sum's last level is added in stage 3 with the partial sum
             pair = [Signal(signed(self.acc_width), name=f"lane_sum{c}_{h}") for h in range(2)]
-            halves = _adder_tree_to([mac.p[c * P + j] for j in range(P)], 2)
+            halves = adder_tree_to([mac.p[c * P + j] for j in range(P)], 2)
             m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
             tree = pair[0] + pair[1] if len(halves) == 2 else pair[0]
             total = Signal(signed(self.acc_width), name=f"total{c}")
@@ -94,7 +96,7 @@ class ActGradA(wiring.Component):
                 m.submodules[f"partial{c}"] = mem
                 wr = mem.write_port()
                 rd = mem.read_port(transparent_for=(wr,))
-                m.d.comb += [rd.addr.eq(index >> shift), wr.addr.eq(index2 >> shift),
+                m.d.comb += [rd.addr.eq(slot), wr.addr.eq(slot2),
                              wr.data.eq(Mux(first2, 0, rd.data) + tree), wr.en.eq(valid2 & ~last2)]
                 m.d.sync += total.eq(Mux(first2, 0, rd.data) + tree)
             else:
@@ -102,11 +104,3 @@ class ActGradA(wiring.Component):
             m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
                          self.out.p.mask[c].eq(index3 + c < self.n_in)]
         return m
-
-
-def _adder_tree_to(values, n):
-    """Pairwise adder levels until at most ``n`` values remain."""
-    while len(values) > n:
-        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
-                  for k in range(0, len(values), 2)]
-    return values

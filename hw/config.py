@@ -45,9 +45,10 @@ def parse_widths(text, field="net"):
 
 
 def parse_lanes(text, field="lanes"):
-    """Parse '32,5' into (32, 5): MAC lanes per layer (NetConfig checks them against the widths)."""
+    """Parse '32,5' into (32, 5): MAC lanes (or columns, ``field="cols"``) per layer
+    (NetConfig checks them against the widths)."""
     if not isinstance(text, str) or not re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", text):
-        raise LayerPipeError(f"{field}: {text!r} is not a list of lane counts per layer like 32,5")
+        raise LayerPipeError(f"{field}: {text!r} is not a list of {field} counts per layer like 32,5")
     return tuple(int(p) for p in text.split(","))
 
 
@@ -69,8 +70,10 @@ class NetConfig:
     mode        schedule: layerpipe, pipedream (same numbers, different
                 timing) or sequential (plain SGD, no delay)
     seed        initial weights (and, with the data set, sample order)
-    lanes       per layer, multipliers per task unit (F, W and B(a) each);
+    lanes       per layer, rows a task unit (F, W and B(a) each) takes at once;
                 None lets the generator choose
+    cols        per layer, adjacent columns a task unit takes per cycle (a unit
+                is lanes x cols multipliers); None lets the generator choose
     """
     widths: tuple
     activation: str = "relu"
@@ -82,6 +85,7 @@ class NetConfig:
     mode: str = "layerpipe"
     seed: int = 0
     lanes: tuple = None
+    cols: tuple = None
 
     def __post_init__(self):
         if not isinstance(self.widths, tuple) or len(self.widths) < 2:
@@ -115,12 +119,16 @@ class NetConfig:
                     f"allows at most 62: use narrower formats")
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise LayerPipeError(f"seed: {self.seed!r} is out of range 0..2**32-1")
-        if self.lanes is not None:
-            if not isinstance(self.lanes, tuple) or len(self.lanes) != self.n_layers:
-                raise LayerPipeError(f"lanes: {self.lanes!r} must give one lane count per layer ({self.n_layers})")
-            for l, (lanes, n) in enumerate(zip(self.lanes, self.widths[1:]), 1):
-                if not isinstance(lanes, int) or not 1 <= lanes <= n:
-                    raise LayerPipeError(f"lanes: {lanes!r} for layer {l} is out of range 1..{n} (its width)")
+        for name, bound, what in (("lanes", self.widths[1:], "its width"),
+                                  ("cols", self.widths[:-1], "its inputs")):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, tuple) or len(value) != self.n_layers:
+                raise LayerPipeError(f"{name}: {value!r} must give one count per layer ({self.n_layers})")
+            for l, (v, n) in enumerate(zip(value, bound), 1):
+                if not isinstance(v, int) or not 1 <= v <= n:
+                    raise LayerPipeError(f"{name}: {v!r} for layer {l} is out of range 1..{n} ({what})")
 
     # -- derived quantities (never stored twice) --------------------------------
     @property
@@ -151,6 +159,7 @@ class NetConfig:
         d = asdict(self)
         d["widths"] = list(self.widths)
         d["lanes"] = list(self.lanes) if self.lanes is not None else None
+        d["cols"] = list(self.cols) if self.cols is not None else None
         return d
 
     @classmethod
@@ -160,7 +169,7 @@ class NetConfig:
         the values are then validated as any config's."""
         check_fields("config", d, cls.__dataclass_fields__, cls.__dataclass_fields__)
         values = dict(d)
-        for key in ("widths", "lanes"):
+        for key in ("widths", "lanes", "cols"):
             if values[key] is not None:
                 if not isinstance(values[key], list):
                     raise LayerPipeError(f"config.{key}: {values[key]!r} is not a list")

@@ -1,3 +1,5 @@
+import math
+
 from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -15,77 +17,93 @@ class DelayFifo(wiring.Component):
     and never overlap. Slots are taken in sample order; three slot pointers
     (write, forward, backward) advance with the samples.
 
-    a_{l-1} is stored in a memory whose words hold ``in_lanes`` values, the
-    producer's lane count: the stage before writes a whole pass of its lanes in
-    one cycle (``in_lanes`` = 1 for the input loader). Value i of a sample is
-    element ``i % in_lanes`` of word ``i // in_lanes``; the reader presents that
-    word and lane (counters it advances, so no divider is built when
-    ``in_lanes`` is not a power of two) and each read port returns the value one
-    cycle later.
+    a_{l-1} is stored in one memory whose words hold ``word_values`` = the
+    least common multiple of ``in_lanes`` (values per write: the producer's
+    lanes, or the input loader's values per transfer), ``fwd_reads`` and
+    ``bwd_reads`` (values the forward and the backward read per cycle):
+    value i of a sample is element ``i % word_values`` of word
+    ``i // word_values``. Writes arrive in order (the value of the first
+    write of a sample is 0, each write continues where the last ended), so
+    one write port with per-value enables places them, and each reader takes
+    an aligned group of its ``reads`` values out of one word: one read port
+    per side, whatever the widths.
 
     Members
     -------
-    write_word, write_data, write_mask, write_valid, write_last : In
-        Producer side: word ``write_word`` of the current write slot;
-        ``write_last`` marks the sample's final word and advances the slot.
+    write_data, write_mask, write_valid, write_last : In
+        Producer side: ``in_lanes`` values of the current write slot, in order;
+        ``write_last`` marks the sample's final write and advances the slot.
     fwd_start, bwd_start : In(1)
         Take the next slot for the forward (backward) of the beat now starting.
-    fwd_word : In(range(words)); fwd_lane : In(range(in_lanes)); fwd_value : Out(signed(width))
-        Element ``fwd_lane`` of word ``fwd_word`` of the forward slot, 1 cycle
-        after the word and lane are presented.
-    bwd_word, bwd_lane, bwd_value : the same for the backward slot, ``bwd_reads``
-        of them (ArrayLayout), for a backward unit that takes several columns a cycle.
+    fwd_word : In(range(words)); fwd_group : In(range(word_values // fwd_reads))
+    fwd_value : Out(ArrayLayout(signed(width), fwd_reads))
+        Values ``(fwd_word * word_values + fwd_group * fwd_reads) + c`` of the
+        forward slot, 1 cycle after the word and group are presented.
+    bwd_word, bwd_group, bwd_value : the same for the backward slot, ``bwd_reads`` values.
     fprime_write, fprime_word, fprime_bits : In
         This stage's forward writes f' of pass ``fprime_word`` into its slot.
     fprime_out : Out(n_out)
         f' of the backward slot (valid after ``bwd_start``).
     """
 
-    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, bwd_reads=1):
+    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, fwd_reads=1, bwd_reads=1):
+        self.word_values = self.word_values_of(in_lanes, fwd_reads, bwd_reads)
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
+        self.fwd_reads, self.bwd_reads = fwd_reads, bwd_reads
         self.slots = fifo_slots_of(depth)
-        self.words = words_of(n, in_lanes)        # memory words per slot
+        self.words = words_of(n, self.word_values)            # memory words per slot
         self.n_out, self.lanes, self.store_fprime = n_out, lanes, store_fprime
         self.passes = passes_of(n_out, lanes)
-        self.bwd_reads = bwd_reads
-        word_t = data.ArrayLayout(signed(width), in_lanes)
-        super().__init__({
-            "write_word": In(range(max(self.words, 2))),
-            "write_data": In(word_t),
+        members = {
+            "write_data": In(data.ArrayLayout(signed(width), in_lanes)),
             "write_mask": In(in_lanes),
             "write_valid": In(1),
             "write_last": In(1),
             "fwd_start": In(1),
             "bwd_start": In(1),
-            "fwd_word": In(range(max(self.words, 2))),
-            "fwd_lane": In(range(max(in_lanes, 2))),
-            "bwd_word": In(data.ArrayLayout(range(max(self.words + 1, 2)), bwd_reads)),
-            "bwd_lane": In(data.ArrayLayout(range(max(in_lanes, 2)), bwd_reads)),
-            "fwd_value": Out(signed(width)),
-            "bwd_value": Out(data.ArrayLayout(signed(width), bwd_reads)),
             "fprime_write": In(1),
             "fprime_word": In(range(max(self.passes, 2))),
             "fprime_bits": In(lanes),
             "fprime_out": Out(n_out),
-        })
+        }
+        for side, reads in (("fwd", fwd_reads), ("bwd", bwd_reads)):
+            members.update({f"{side}_word": In(range(max(self.words, 2))),
+                            f"{side}_group": In(range(max(self.word_values // reads, 2))),
+                            f"{side}_value": Out(data.ArrayLayout(signed(width), reads))})
+        super().__init__(members)
+
+    @staticmethod
+    def word_values_of(in_lanes, fwd_reads, bwd_reads):
+        """Values per memory word: the least common multiple of the write and read widths."""
+        return math.lcm(in_lanes, fwd_reads, bwd_reads)
 
     def elaborate(self, platform):
         m = Module()
+        V, w = self.word_values, self.in_lanes
         span = self.slots * self.words
-        mem = memory.Memory(shape=data.ArrayLayout(signed(self.width), self.in_lanes), depth=span, init=[])
+        mem = memory.Memory(shape=data.ArrayLayout(signed(self.width), V), depth=span, init=[])
         m.submodules.mem = mem
         wr = mem.write_port(granularity=1)
         wr_base = Signal(range(span))
-        m.d.comb += [wr.addr.eq(wr_base + self.write_word), wr.data.eq(self.write_data),
-                     wr.en.eq(Mux(self.write_valid, self.write_mask, 0))]
-        with m.If(self.write_valid & self.write_last):
-            m.d.sync += wr_base.eq(_wrap(wr_base, self.words, span))
+        wr_word = Signal(range(max(self.words, 2)))
+        chunks = V // w                                    # writes per memory word
+        wr_chunk = Signal(range(max(chunks, 2)))
+        m.d.comb += wr.addr.eq(wr_base + wr_word)
+        # element p of the word takes value p % w of the write, enabled in the write's chunk
+        for p in range(V):
+            m.d.comb += [wr.data[p].eq(self.write_data[p % w]),
+                         wr.en[p].eq(self.write_valid & self.write_mask[p % w] & (wr_chunk == p // w))]
+        with m.If(self.write_valid):
+            with m.If(self.write_last):
+                m.d.sync += [wr_base.eq(_wrap(wr_base, self.words, span)), wr_word.eq(0), wr_chunk.eq(0)]
+            with m.Elif(wr_chunk == chunks - 1):
+                m.d.sync += [wr_chunk.eq(0), wr_word.eq(wr_word + 1)]
+            with m.Else():
+                m.d.sync += wr_chunk.eq(wr_chunk + 1)
 
         # forward and backward read ports: base of the slot taken at the beat's start
         slot_of = {}
-        reads = {"fwd": [(self.fwd_word, self.fwd_lane, self.fwd_value)],
-                 "bwd": [(self.bwd_word[c], self.bwd_lane[c], self.bwd_value[c]) for c in range(self.bwd_reads)]}
-        for side, ports in reads.items():
+        for side, reads in (("fwd", self.fwd_reads), ("bwd", self.bwd_reads)):
             nxt = Signal(range(span), name=f"{side}_next")       # base of the next sample's slot
             base = Signal(range(span), name=f"{side}_base")      # base of this beat's sample
             slot = Signal(range(self.slots), name=f"{side}_slot")
@@ -93,16 +111,14 @@ class DelayFifo(wiring.Component):
             with m.If(getattr(self, f"{side}_start")):
                 m.d.sync += [base.eq(nxt), nxt.eq(_wrap(nxt, self.words, span)),
                              slot.eq(nxt_slot), nxt_slot.eq(_wrap(nxt_slot, 1, self.slots))]
-            for c, (word, lane, value) in enumerate(ports):
-                rd = mem.read_port()
-                lane_q = Signal(range(max(self.in_lanes, 2)), name=f"{side}_lane_q{c}")
-                if side == "bwd":
-                    # a backward that takes several columns a cycle passes the end of an odd
-                    # row: its discarded read must stay inside the slot, not run past the memory (X)
-                    word = Mux(word < self.words, word, 0)
-                m.d.comb += rd.addr.eq(base + word)
-                m.d.sync += lane_q.eq(lane)
-                m.d.comb += value.eq(Array(rd.data[q] for q in range(self.in_lanes))[lane_q])
+            rd = mem.read_port()
+            group = getattr(self, f"{side}_group")
+            group_q = Signal.like(group, name=f"{side}_group_q")
+            m.d.comb += rd.addr.eq(base + getattr(self, f"{side}_word"))
+            m.d.sync += group_q.eq(group)
+            value = getattr(self, f"{side}_value")
+            for c in range(reads):
+                m.d.comb += value[c].eq(Array(rd.data[g * reads + c] for g in range(V // reads))[group_q])
             slot_of[side] = slot
 
         if self.store_fprime:

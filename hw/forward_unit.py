@@ -2,25 +2,37 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mac_array import MacArray
+from .mac_array import MacArray, adder_tree
 from .narrow import narrow
+from .plan import passes_of
+
+
+def pass_layout(n_out, lanes, act):
+    """Payload of one pass of a layer's forward outputs, as a stage sends it on:
+    ``word`` (the pass r), ``a`` (outputs r * lanes + j), ``mask`` (those that exist), ``last``."""
+    return data.StructLayout({"word": range(max(passes_of(n_out, lanes), 2)),
+                              "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
 
 
 class ForwardUnit(wiring.Component):
     """Forward task F of a layer: ``z = W a + b`` for ``lanes`` output neurons
     at once, then the activation and its derivative.
 
-    One pass sweeps the columns i = 0..n_in-1, one per cycle: lane j gets
-    W[row_j, i] and the broadcast a[i], and accumulates exactly (the
+    One pass sweeps the columns i = 0..n_in-1, ``cols`` adjacent ones per
+    cycle: lane (c, j) gets W[row_j, i + c] and the broadcast a[i + c], and
+    row j accumulates the sum over c of its ``cols`` products exactly (the
     accumulator is ``acc_width`` bits, wide enough for the whole dot product
-    and the bias, which is added on the first column as ``b << act.frac``).
+    and the bias, which is added on the first column as ``b << act.frac``;
+    so the order of the sum does not matter). A column past n_in must come
+    with a[i + c] = 0 or W = 0.
     After the last column the sum is narrowed to ``act`` (round half up,
     saturate) and, for a hidden layer, passed through ReLU with
     f'(z) = (z > 0); an output layer is linear with f' = 1.
 
     Members
     -------
-    w : In(ArrayLayout(signed(weight.width), lanes)); a : In(signed(act.width))
+    w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, i + c]
+    a : In(ArrayLayout(signed(act.width), cols))             a[i + c]
     bias : In(ArrayLayout(signed(weight.width), lanes))   read on ``first``
     valid, first, last : In(1)                             this column
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
@@ -29,18 +41,19 @@ class ForwardUnit(wiring.Component):
     Latency: ``out.valid`` rises ``LATENCY`` = 3 cycles after the ``last``
     column was presented (product, accumulator and output registers; the
     output register keeps the narrowing and ReLU off the paths into the next
-    stage); a pass of n_in columns takes n_in cycles, so one beat of
-    ``passes`` passes takes ``passes * n_in + 3`` cycles.
+    stage); a pass of n_in columns takes ceil(n_in / cols) cycles, so one beat
+    of ``passes`` passes takes ``passes * ceil(n_in / cols) + 3`` cycles.
     """
     LATENCY = 3
 
-    def __init__(self, lanes, act, weight, acc_width, hidden):
+    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
+        self.cols = cols
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), lanes),
                                              "fprime": lanes})
         super().__init__({
-            "w": In(data.ArrayLayout(signed(weight.width), lanes)),
-            "a": In(signed(act.width)),
+            "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
+            "a": In(data.ArrayLayout(signed(act.width), cols)),
             "bias": In(data.ArrayLayout(signed(weight.width), lanes)),
             "valid": In(1), "first": In(1), "last": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
@@ -48,9 +61,11 @@ class ForwardUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mac_array = mac = MacArray(self.lanes, self.weight.width, self.act.width)
-        for j in range(self.lanes):
-            m.d.comb += [mac.a[j].eq(self.w[j]), mac.b[j].eq(self.a)]
+        P, cols = self.lanes, self.cols
+        m.submodules.mac_array = mac = MacArray(cols * P, self.weight.width, self.act.width)
+        for c in range(cols):
+            for j in range(P):
+                m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.a[c])]
         # align the column's flags and bias with the registered products
         first, last, valid = Signal(), Signal(), Signal()
         bias = Signal.like(self.bias)
@@ -61,7 +76,7 @@ class ForwardUnit(wiring.Component):
             acc = Signal(signed(self.acc_width), name=f"acc{j}")
             with m.If(valid):
                 start = Mux(first, bias[j] << self.act.frac, acc)
-                m.d.sync += acc.eq(start + mac.p[j])
+                m.d.sync += acc.eq(start + adder_tree(mac.p[c * P + j] for c in range(cols)))
             z = narrow(acc, self.weight.frac, self.act)
             if self.hidden:
                 m.d.sync += [self.out.p.fprime[j].eq(z > 0), self.out.p.a[j].eq(Mux(z > 0, z, 0))]

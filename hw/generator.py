@@ -1,5 +1,6 @@
 """From a design plan to hardware: the pipeline component, Verilog and the
 manifest (``layerpipe generate``)."""
+import os
 import sys
 from pathlib import Path
 
@@ -57,9 +58,16 @@ def generate(plan, out_dir, steps=None):
     info = plan.manifest()
     text = verilog_text(plan, steps)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{plan.name}.v").write_text(text)
-    (out / "manifest.json").write_text(strict_json.dumps(info, indent=2))
+    # atomically: simulations in other processes may be reading the same design's files
+    _write_atomic(out / f"{plan.name}.v", text)
+    _write_atomic(out / "manifest.json", strict_json.dumps(info, indent=2))
     return info
+
+
+def _write_atomic(path, text):
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def add_arguments(p):
@@ -79,6 +87,6 @@ def run(args):
         print(strict_json.dumps(info))
     else:
         print(f"wrote {Path(args.out) / (plan.name + '.v')} and manifest.json: lanes {info['lanes']}, "
-              f"{info['cycles_per_beat']} cycles per beat, {info['cycles_per_sample']} per sample "
+              f"cols {info['cols']}, {info['cycles_per_beat']} cycles per beat, {info['cycles_per_sample']} per sample "
               f"(bound: {info['bound']}), {info['multipliers']} multipliers, {info['dsp_blocks']} DSP blocks")
     return 0

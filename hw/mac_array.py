@@ -59,3 +59,18 @@ class MacArray(wiring.Component):
                 m.d.sync += product.eq(self.a[j] * self.b[j])
             m.d.comb += self.p[j].eq(product)
         return m
+
+
+def adder_tree_to(values, n):
+    """Pairwise adder levels over ``values`` (Amaranth values) until at most ``n``
+    remain; each adder is one bit wider than its operands, so nothing overflows."""
+    values = list(values)
+    while len(values) > n:
+        values = [values[k] + values[k + 1] if k + 1 < len(values) else values[k]
+                  for k in range(0, len(values), 2)]
+    return values
+
+
+def adder_tree(values):
+    """The exact sum of ``values`` as a balanced tree of adders, depth ceil(log2(len(values)))."""
+    return adder_tree_to(values, 1)[0]

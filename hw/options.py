@@ -12,7 +12,7 @@ from .fixed_point import parse_format
 from .target import BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
-CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes")
+CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes", "cols")
 
 
 def integer(field):
@@ -44,18 +44,22 @@ def config_from_args(args):
     def given(name, default):
         value = getattr(args, name, None)
         return default if value is None else value
-    lanes = getattr(args, "lanes", None)     # only the commands that build hardware take --lanes
+    # only the commands that build hardware take --lanes and --cols
+    lanes, cols = getattr(args, "lanes", None), getattr(args, "cols", None)
     return NetConfig(parse_widths(given("net", "64-32-10")), mode=given("mode", d.mode), seed=given("seed", d.seed),
                      act=parse_format(args.act, "act") if args.act is not None else d.act,
                      weight=parse_format(args.weight, "weight") if args.weight is not None else d.weight,
                      grad=parse_format(args.grad, "grad") if args.grad is not None else d.grad,
                      lr_shift=given("lr_shift", d.lr_shift),
-                     lanes=parse_lanes(lanes) if lanes is not None else None)
+                     lanes=parse_lanes(lanes) if lanes is not None else None,
+                     cols=parse_lanes(cols, "cols") if cols is not None else None)
 
 
 def add_hardware_arguments(p):
     """The options that shape the generated hardware (generate, sim)."""
-    p.add_argument("--lanes", help="MAC lanes per layer, e.g. 32,5 (default: chosen under the DSP budget)")
+    p.add_argument("--lanes", help="MAC lanes (rows at once) per layer, e.g. 4,2 "
+                   "(default: chosen under the DSP budget)")
+    p.add_argument("--cols", help="columns per cycle per layer, e.g. 13,4 (default: chosen under the DSP budget)")
     p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
                    f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
     p.add_argument("--dsp-budget", type=integer("dsp-budget"),

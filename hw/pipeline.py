@@ -1,8 +1,10 @@
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .narrow import narrow
+from .input_loader import InputLoader
+from .output_error import OutputError
+from .result_buffer import ResultBuffer
 from .stage import Stage
 from .weight_readback import WeightReadback
 
@@ -26,10 +28,12 @@ class Pipeline(wiring.Component):
 
     Members
     -------
-    samples : In(stream)   one input value per transfer, ``n_0`` per sample;
-        ``label`` is read with the last value, which has ``last`` set
+    samples : In(stream)   :attr:`sample_values` inputs per transfer (stage 1's
+        columns), ceil(n_0 / sample_values) transfers per sample; ``label`` is
+        read with the last transfer, which has ``last`` set (:class:`InputLoader`)
     results : Out(stream)  per sample, the ``n_L`` output values a_L (linear
-        output layer), then ``last``; ``label`` repeats the sample's label
+        output layer), :attr:`result_values` per transfer, ``last`` on the final
+        one; ``label`` repeats the sample's label (:class:`ResultBuffer`)
     drain : In(1)          let beats run without a new sample until empty
     readback_layer, readback_row, readback_col : In   read W_l[row, col]
         (``col == n_{l-1}`` reads the bias b_l[row]) while idle;
@@ -38,9 +42,14 @@ class Pipeline(wiring.Component):
     """
 
     def __init__(self, plan, init_weights, init_biases):
-        self.plan, self.cfg, self.lanes = plan, plan.config, plan.lanes
+        self.plan, self.cfg, self.lanes, self.cols = plan, plan.config, plan.lanes, plan.cols
         cfg, L = plan.config, plan.n_layers
         self.stages = [Stage(p, init_weights[l], init_biases[l]) for l, p in enumerate(plan.layers)]
+        classes = cfg.widths[-1]
+        self.sample_values, self.result_values = plan.sample_values, plan.result_values
+        self.loader = InputLoader(cfg.widths[0], self.sample_values, cfg.act, classes)
+        self.output_error = OutputError(classes, self.lanes[-1], cfg.act, cfg.grad, classes)
+        self.result_buffer = ResultBuffer(classes, self.lanes[-1], self.result_values, cfg.act, classes)
         layouts = plan.port_layouts()
         self.sample_layout, self.result_layout = layouts["samples"], layouts["results"]
         self.status_layout = layouts["status"]
@@ -65,7 +74,6 @@ class Pipeline(wiring.Component):
         # activations flow forward, gradients backward, stage to stage
         for l in range(1, L):
             m.d.comb += [stages[l].act_in.valid.eq(stages[l - 1].act_out.valid),
-                         stages[l].act_in.p.word.eq(stages[l - 1].act_out.p.word),
                          stages[l].act_in.p.a.eq(stages[l - 1].act_out.p.a),
                          stages[l].act_in.p.mask.eq(stages[l - 1].act_out.p.mask),
                          stages[l].act_in.p.last.eq(stages[l - 1].act_out.p.last)]
@@ -73,23 +81,10 @@ class Pipeline(wiring.Component):
                          stages[l - 1].grad_in.p.eq(stages[l].grad_out.p)]
 
         # -- the input loader writes the next sample into stage 1's delay FIFO
-        n0 = cfg.widths[0]
-        loaded = Signal()                # a whole sample waits for its beat
-        word = Signal(range(max(n0, 2)))
-        label_next = Signal.like(self.samples.p.label)
-        framing_error = Signal()
-        s1 = stages[0]
-        m.d.comb += self.samples.ready.eq(~loaded)
-        m.d.comb += [s1.act_in.valid.eq(self.samples.valid & ~loaded), s1.act_in.p.word.eq(word),
-                     s1.act_in.p.a[0].eq(self.samples.p.x), s1.act_in.p.mask.eq(1),
-                     s1.act_in.p.last.eq(word == n0 - 1)]
-        with m.If(self.samples.valid & self.samples.ready):
-            with m.If(self.samples.p.last != (word == n0 - 1)):
-                m.d.sync += framing_error.eq(1)
-            with m.If(word == n0 - 1):
-                m.d.sync += [word.eq(0), loaded.eq(1), label_next.eq(self.samples.p.label)]
-            with m.Else():
-                m.d.sync += word.eq(word + 1)
+        m.submodules.input_loader = loader = self.loader
+        wiring.connect(m, wiring.flipped(self.samples), loader.samples)
+        wiring.connect(m, loader.out, stages[0].act_in)
+        loaded, label_next, framing_error = loader.loaded, loader.label, loader.framing_error
 
         # -- beat control: which stage runs which sample moves one stage per beat
         fwd = Signal(L)                  # fwd[l-1]: stage l runs a forward this beat
@@ -100,7 +95,7 @@ class Pipeline(wiring.Component):
         idle = Signal()
         m.d.comb += idle.eq(~Cat(*(st.busy for st in stages)).any())
         produced = Signal()              # stage L ran a forward in the running beat; its result is still to leave
-        out_count = Signal(range(cfg.widths[-1] + 1))
+        out_busy = Signal()            # the result buffer still sends a result
         admit = Signal()                 # a loaded sample may enter this beat
         if cfg.mode == "sequential":
             m.d.comb += admit.eq(loaded & ~next_fwd[1:].any() & ~next_bwd.any()) if L > 1 else \
@@ -111,15 +106,14 @@ class Pipeline(wiring.Component):
         busy_next = Signal()
         m.d.comb += busy_next.eq(next_fwd[1:].any() | next_bwd.any() if L > 1 else next_bwd.any())
         # stages are busy from the cycle after start, so idle alone keeps a beat from starting twice
-        m.d.comb += go.eq(idle & (out_count == 0) &
+        m.d.comb += go.eq(idle & ~out_busy &
                           (admit | ((self.drain | (cfg.mode == "sequential")) & busy_next)))
         beats, trained = Signal(32), Signal(32)
         new_fwd = Signal(L)
         m.d.comb += new_fwd.eq(Cat(admit, fwd[:-1]) if L > 1 else admit)
         with m.If(go):
             m.d.sync += [fwd.eq(new_fwd), bwd.eq(next_bwd), beats.eq(beats + 1)]
-            with m.If(admit):
-                m.d.sync += loaded.eq(0)
+            m.d.comb += loader.take.eq(admit)
             m.d.sync += labels[0].eq(label_next)
             for l in range(1, L):
                 m.d.sync += labels[l].eq(labels[l - 1])
@@ -129,44 +123,24 @@ class Pipeline(wiring.Component):
                 m.d.sync += trained.eq(trained + 1)
         m.d.comb += [self.status.beats.eq(beats), self.status.trained.eq(trained),
                      self.status.framing_error.eq(framing_error),
-                     self.status.idle.eq(idle & ~busy_next & ~loaded & ~produced & (out_count == 0))]
+                     self.status.idle.eq(idle & ~busy_next & ~loaded & ~produced & ~out_busy)]
 
-        # -- output: a_L to the result stream, and delta_L = a_L - y to stage L's act_grad_b
+        # -- output: a_L to the result buffer, and delta_L = a_L - y to stage L's act_grad_b
         sL = stages[-1]
-        nL, PL = cfg.widths[-1], self.lanes[-1]
-        result = [Signal(signed(cfg.act.width), name=f"result{k}") for k in range(nL)]
-        # what result will hold after this cycle: the last pass arrives in the beat's last
-        # cycle, which may also be the cycle the result is copied out
-        result_next = [Signal.like(result[k], name=f"result_next{k}") for k in range(nL)]
-        m.d.comb += [result_next[k].eq(result[k]) for k in range(nL)]
-        with m.If(sL.act_out.valid):
-            for q in range(sL.passes):
-                with m.If(sL.act_out.p.word == q):
-                    for j in range(PL):
-                        if q * PL + j < nL:
-                            m.d.comb += result_next[q * PL + j].eq(sL.act_out.p.a[j])
-        m.d.sync += [result[k].eq(result_next[k]) for k in range(nL)]
-        label_L = labels[L - 1]
-        m.d.comb += [sL.grad_in.valid.eq(sL.act_out.valid), sL.grad_in.p.mask.eq(sL.act_out.p.mask),
-                     sL.grad_in.p.index.eq(sL.act_out.p.word * PL)]
-        for j in range(PL):
-            row = sL.act_out.p.word * PL + j
-            y = Mux(row == label_L, cfg.act.one, 0)
-            m.d.comb += sL.grad_in.p.g[j].eq(
-                narrow(sL.act_out.p.a[j] - y, cfg.act.frac - cfg.grad.frac, cfg.grad))
-        # the result leaves word by word after its beat, before the next beat may start
-        out_label = Signal.like(label_next)
-        out_buf = Array(Signal(signed(cfg.act.width), name=f"out{k}") for k in range(nL))
-        out_index = Signal(range(max(nL, 2)))
-        with m.If(produced & idle & (out_count == 0)):
-            m.d.sync += [out_count.eq(nL), out_index.eq(0), out_label.eq(label_L), produced.eq(0)]
-            m.d.sync += [out_buf[k].eq(result_next[k]) for k in range(nL)]
+        m.submodules.output_error = oerr = self.output_error
+        m.submodules.result_buffer = rbuf = self.result_buffer
+        wiring.connect(m, sL.act_out, oerr.a_in)
+        m.d.comb += [rbuf.a_in.valid.eq(sL.act_out.valid), rbuf.a_in.p.eq(sL.act_out.p)]
+        m.d.comb += oerr.label.eq(labels[L - 1])
+        wiring.connect(m, oerr.g_out, sL.grad_in)
+        # the result leaves after its beat, while the next one runs (before it may end)
+        m.d.comb += [out_busy.eq(rbuf.busy), rbuf.label.eq(labels[L - 1])]
+        with m.If(produced & idle & ~rbuf.busy):
+            m.d.comb += rbuf.copy.eq(1)
+            m.d.sync += produced.eq(0)
         with m.If(go):      # after the copy: a beat starting in the same cycle sets it again
             m.d.sync += produced.eq(new_fwd[L - 1])
-        m.d.comb += [self.results.valid.eq(out_count != 0), self.results.p.a.eq(out_buf[out_index]),
-                     self.results.p.label.eq(out_label), self.results.p.last.eq(out_count == 1)]
-        with m.If(self.results.valid & self.results.ready):
-            m.d.sync += [out_count.eq(out_count - 1), out_index.eq(out_index + 1)]
+        wiring.connect(m, rbuf.results, wiring.flipped(self.results))
 
         # -- weight read-back while idle
         m.submodules.weight_readback = rb = WeightReadback(self.plan.layers, cfg.weight)

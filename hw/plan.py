@@ -19,10 +19,12 @@ Cycles (DESIGN.md 3; measured in RTL by ``layerpipe sim``):
   cycles, passes = ceil(n_out / lanes); a stage's sweep is its slowest
   unit's, and its beat is the sweep plus :func:`stage_latency` cycles;
 - the design's beat is the slowest stage's;
-- a sample needs ``n_0`` input words at one word per cycle, admitted the
-  cycle after its last word (``input_cycles`` = n_0 + 1), and sends ``n_L``
-  result words, one per cycle, before the next beat may start
-  (``output_cycles`` = n_L + 1);
+- a sample comes in ``sample_values`` inputs per transfer (stage 1's
+  columns), admitted the cycle after its last transfer (``input_cycles`` =
+  ceil(n_0 / sample_values) + 1, at most stage 1's sweep + 1), and its
+  result leaves ``result_values`` outputs per transfer before the next beat
+  may start (``output_cycles`` = ceil(n_L / result_values) + 1, where
+  result_values is the fewest that keep output_cycles within a beat);
 - pipelined modes: cycles per sample = max(beat, input_cycles,
   output_cycles); ``sequential`` runs 2L beats per sample, the beat after
   stage L's forward lasting at least output_cycles: (2L - 1) * beat +
@@ -33,7 +35,6 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from amaranth.hdl import signed
 from amaranth.lib import data
 
 from .config import NetConfig, pipeline_delays
@@ -114,19 +115,20 @@ def _unit(name, tasks, lanes, cols, a_width, b_width, target):
                     lanes * cols * target.dsp_blocks_per_product(a_width, b_width))
 
 
-def _units(lanes, backward, act, weight, grad, act_grad_a, target):
+def _units(lanes, cols, backward, act, weight, grad, act_grad_a, target):
     """The MAC units of a stage. ``lockstep`` (LayerPipe): forward, weight_grad
-    and (past layer 1) act_grad_a, each ``lanes`` x 1, sharing one sweep.
-    ``b_then_w`` (PipeDream's backward as one task): forward ``lanes`` x 1
-    and one backward unit of ``lanes`` x 2 that runs B(a), then W."""
-    units = [_unit("forward", ("F",), lanes, 1, weight.width, act.width, target)]
+    and (past layer 1) act_grad_a, each ``lanes`` x ``cols``, sharing one
+    sweep. ``b_then_w`` (PipeDream's backward as one task): forward
+    ``lanes`` x ``cols`` and one backward unit of ``lanes`` x ``2 cols`` that
+    runs B(a), then W: the same multipliers as lockstep's two."""
+    units = [_unit("forward", ("F",), lanes, cols, weight.width, act.width, target)]
     if backward == "b_then_w":
-        units.append(_unit("backward (B then W)", ("B(a)", "W"), lanes, BACKWARD_COLS[backward],
+        units.append(_unit("backward (B then W)", ("B(a)", "W"), lanes, cols * BACKWARD_COLS[backward],
                            max(weight.width, grad.width), max(grad.width, act.width), target))
         return tuple(units)
-    units.append(_unit("weight_grad", ("W",), lanes, 1, grad.width, act.width, target))
+    units.append(_unit("weight_grad", ("W",), lanes, cols, grad.width, act.width, target))
     if act_grad_a:
-        units.append(_unit("act_grad_a", ("B(a)",), lanes, 1, weight.width, grad.width, target))
+        units.append(_unit("act_grad_a", ("B(a)",), lanes, cols, weight.width, grad.width, target))
     return tuple(units)
 
 
@@ -137,14 +139,17 @@ class LayerPlan:
 
     layer        l, from 1
     n_in, n_out  n_{l-1}, n_l
-    lanes        rows of W one pass covers (multipliers per unit and column)
+    lanes        rows of W one pass covers
+    cols         adjacent columns forward (and a lockstep backward) takes per cycle;
+                 a unit is lanes x cols multipliers
     backward     ``lockstep`` or ``b_then_w`` (see :data:`BACKWARD_COLS`)
     act, weight, grad   number formats
     hidden       ReLU (else the linear output layer)
     act_grad_a   whether the stage runs B(a) (not on layer 1)
     delay        beats a sample waits in the delay FIFO, 2(L-l)+1 (DESIGN.md 3)
-    in_lanes     values per write into the delay FIFO (the producer's lanes; 1 for the input)
-    grad_lanes   values per write of g_l (the output error's lanes, or layer l+1's backward cols)
+    in_lanes     values per write into the delay FIFO (the producer's lanes; the input
+                 loader's ``sample_values`` = cols on layer 1)
+    grad_lanes   values per write of g_l (the output error's lanes, or layer l+1's ``word_cols``)
     update_shift, bias_shift   right shifts of the weight and bias update
     acc_width, g_acc_width     forward and act_grad_a accumulator widths (bits)
     units        the MAC units (:class:`UnitPlan`)
@@ -153,6 +158,7 @@ class LayerPlan:
     n_in: int
     n_out: int
     lanes: int
+    cols: int
     backward: str
     act: Format
     weight: Format
@@ -169,8 +175,9 @@ class LayerPlan:
     units: tuple
 
     @property
-    def cols(self):
-        """Columns per weight-memory word: the most any unit takes per cycle."""
+    def word_cols(self):
+        """Columns per weight-memory word: the most any unit takes per cycle
+        (the backward's: ``cols``, or ``2 cols`` for ``b_then_w``)."""
         return max(u.cols for u in self.units)
 
     @property
@@ -179,8 +186,8 @@ class LayerPlan:
 
     @property
     def words_per_row(self):
-        """Weight-memory words per row block: ceil(n_in / cols)."""
-        return words_of(self.n_in, self.cols)
+        """Weight-memory words per row block: ceil(n_in / word_cols)."""
+        return words_of(self.n_in, self.word_cols)
 
     @property
     def weight_words(self):
@@ -189,12 +196,19 @@ class LayerPlan:
 
     @property
     def banks(self):
-        return self.cols * self.lanes
+        return self.word_cols * self.lanes
+
+    @property
+    def fifo_values(self):
+        """Values per delay-FIFO memory word: lcm of the write and read widths
+        (:class:`~layerpipe.hw.delay_fifo.DelayFifo`)."""
+        from .delay_fifo import DelayFifo
+        return DelayFifo.word_values_of(self.in_lanes, self.cols, self.word_cols)
 
     @property
     def fifo_words(self):
-        """Delay-FIFO memory words per sample (``in_lanes`` values each)."""
-        return words_of(self.n_in, self.in_lanes)
+        """Delay-FIFO memory words per sample (``fifo_values`` values each)."""
+        return words_of(self.n_in, self.fifo_values)
 
     @property
     def fifo_slots(self):
@@ -227,9 +241,9 @@ class LayerPlan:
         regs = self.n_out * self.weight.width + 2 * self.n_out * self.grad.width
         if self.hidden:
             regs += self.fifo_slots * self.passes * self.lanes
-        partial = self.cols * self.words_per_row * self.g_acc_width if self.act_grad_a and self.passes > 1 else 0
+        partial = self.word_cols * self.words_per_row * self.g_acc_width if self.act_grad_a and self.passes > 1 else 0
         return {"weights": self.banks * self.weight_words * self.weight.width,
-                "delay_fifo": self.fifo_slots * self.fifo_words * self.in_lanes * self.act.width,
+                "delay_fifo": self.fifo_slots * self.fifo_words * self.fifo_values * self.act.width,
                 "partial_sums": partial, "registers": regs}
 
     @property
@@ -245,36 +259,38 @@ class LayerPlan:
         pass-indexed selects of biases and deltas; the delay FIFO's value
         select. Sequencing adds a fixed :data:`STAGE_CONTROL_LUTS`. Compare
         with nextpnr's figure in ``layerpipe synth``'s report."""
-        P, C, a, w, g = self.lanes, self.cols, self.act.width, self.weight.width, self.grad.width
+        P, C, a, w, g = self.lanes, self.word_cols, self.act.width, self.weight.width, self.grad.width
+        F, V = self.cols, self.fifo_values
         luts = P * (2 * self.acc_width + 3 * a)                      # forward
+        luts += P * (F - 1) * self.acc_width                         # forward's sum over its columns
         luts += P * C * (g + a + 3 * w)                              # weight_grad: round, subtract, saturate
         if self.act_grad_a:                                          # act_grad_a: lane sum, partial, narrow
             luts += C * (P * self.g_acc_width + 3 * g)
         luts += self.n_out * (3 * w + 2 * g)                         # bias update, g and delta buffers
         luts += P * (w + g) * (self.passes - 1) // 2                 # per-pass selects of biases and deltas
-        luts += (1 + C) * a * (self.in_lanes - 1) // 2               # delay FIFO value selects
+        luts += (F * (V // F - 1) + C * (V // C - 1)) * a // 2       # delay FIFO group selects
         return luts + STAGE_CONTROL_LUTS
 
     def ebr_blocks(self, target):
         """Block RAMs of ``target`` the stage's memories take (each bank, the FIFO)."""
-        partial = self.cols * target.ebr_for(self.g_acc_width, self.words_per_row) \
+        partial = self.word_cols * target.ebr_for(self.g_acc_width, self.words_per_row) \
             if self.act_grad_a and self.passes > 1 else 0
         return self.banks * target.ebr_for(self.weight.width, self.weight_words) + \
-            target.ebr_for(self.in_lanes * self.act.width, self.fifo_slots * self.fifo_words) + partial
+            target.ebr_for(self.fifo_values * self.act.width, self.fifo_slots * self.fifo_words) + partial
 
     def to_dict(self):
         return {"layer": self.layer, "n_in": self.n_in, "n_out": self.n_out, "lanes": self.lanes,
-                "cols": self.cols, "backward": self.backward, "passes": self.passes,
+                "cols": self.cols, "word_cols": self.word_cols, "backward": self.backward, "passes": self.passes,
                 "words_per_row": self.words_per_row, "sweep_cycles": self.sweep_cycles,
                 "cycles_per_beat": self.cycles_per_beat, "delay": self.delay, "fifo_slots": self.fifo_slots,
-                "in_lanes": self.in_lanes, "grad_lanes": self.grad_lanes,
+                "in_lanes": self.in_lanes, "grad_lanes": self.grad_lanes, "fifo_values": self.fifo_values,
                 "units": {u.name: {"tasks": list(u.tasks), "lanes": u.lanes, "cols": u.cols,
                                    "operands": [u.a_width, u.b_width], "multipliers": u.multipliers,
                                    "dsp_blocks": u.dsp_blocks} for u in self.units},
                 "multipliers": self.multipliers, "dsp_blocks": self.dsp_blocks, "memory_bits": self.memory_bits}
 
 
-def plan_layer(*, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, delay, in_lanes, grad_lanes,
+def plan_layer(*, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_grad_a, delay, in_lanes, grad_lanes,
                update_shift, bias_shift, acc_width, g_acc_width, backward="lockstep", layer=1,
                target=DEFAULT_TARGET):
     """A :class:`LayerPlan` from its parameters (for one stage on its own;
@@ -284,9 +300,9 @@ def plan_layer(*, n_in, n_out, lanes, act, weight, grad, hidden, act_grad_a, del
         raise ValueError(f"backward must be one of {tuple(BACKWARD_COLS)}, not {backward!r}")
     if backward == "b_then_w" and not act_grad_a:
         raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
-    return LayerPlan(layer, n_in, n_out, lanes, backward, act, weight, grad, hidden, act_grad_a, delay,
+    return LayerPlan(layer, n_in, n_out, lanes, cols, backward, act, weight, grad, hidden, act_grad_a, delay,
                      in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
-                     _units(lanes, backward, act, weight, grad, act_grad_a, target))
+                     _units(lanes, cols, backward, act, weight, grad, act_grad_a, target))
 
 
 def backward_of(mode, layer):
@@ -294,21 +310,27 @@ def backward_of(mode, layer):
     return "b_then_w" if mode == "pipedream" and layer > 1 else "lockstep"
 
 
-def layer_plans(cfg, lanes, target=DEFAULT_TARGET):
-    """The :class:`LayerPlan` of every layer of ``cfg`` with ``lanes``."""
+def layer_plans(cfg, lanes, cols, target=DEFAULT_TARGET):
+    """The :class:`LayerPlan` of every layer of ``cfg`` with ``lanes`` and ``cols``."""
+    return tuple(_layer_plan(cfg, l, lanes[l - 1], cols[l - 1], lanes[l - 2] if l > 1 else None,
+                             cols[l] if l < cfg.n_layers else None, target) for l in range(1, cfg.n_layers + 1))
+
+
+def _layer_plan(cfg, l, lanes, cols, lanes_before, cols_after, target):
+    """Layer ``l``'s plan; ``lanes_before`` (layer l-1's, None on layer 1) and ``cols_after``
+    (layer l+1's, None on layer L) set the widths of its delay FIFO's writes and of g's."""
     L, w = cfg.n_layers, cfg.widths
     # the FIFO's hardware delay is the pipelined one in every mode: sequential runs the same stages
-    delay = pipeline_delays(L)
-    plans = []
-    for l in range(1, L + 1):
-        plans.append(plan_layer(
-            layer=l, n_in=w[l - 1], n_out=w[l], lanes=lanes[l - 1], act=cfg.act, weight=cfg.weight, grad=cfg.grad,
-            hidden=l < L, act_grad_a=l > 1, delay=delay[l - 1], in_lanes=1 if l == 1 else lanes[l - 2],
-            # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1
-            grad_lanes=lanes[l - 1] if l == L else BACKWARD_COLS[backward_of(cfg.mode, l + 1)],
-            update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(l),
-            g_acc_width=cfg.act_grad_acc_width(l), backward=backward_of(cfg.mode, l), target=target))
-    return tuple(plans)
+    delay = pipeline_delays(L)[l - 1]
+    return plan_layer(
+        layer=l, n_in=w[l - 1], n_out=w[l], lanes=lanes, cols=cols, act=cfg.act, weight=cfg.weight, grad=cfg.grad,
+        hidden=l < L, act_grad_a=l > 1, delay=delay,
+        # a_{l-1} comes from the input loader (stage 1's columns per transfer) or a pass of layer l-1's lanes
+        in_lanes=cols if l == 1 else (lanes_before or 1),
+        # g_l comes from the output error (a pass of lanes) or act_grad_a of layer l+1 (its word_cols)
+        grad_lanes=lanes if l == L else (cols_after or 1) * BACKWARD_COLS[backward_of(cfg.mode, l + 1)],
+        update_shift=cfg.update_shift, bias_shift=cfg.bias_shift, acc_width=cfg.forward_acc_width(l),
+        g_acc_width=cfg.act_grad_acc_width(l), backward=backward_of(cfg.mode, l), target=target)
 
 
 def beats_per_sample(mode, n_layers):
@@ -322,11 +344,18 @@ def fill_beats(mode, n_layers):
     return 0 if mode == "sequential" else 2 * n_layers - 1
 
 
-def sample_bounds(widths, mode, beat):
+def result_values(n_out, beat):
+    """Outputs per result transfer: the fewest with which a result leaves within a
+    beat (ceil(n_out / values) transfers in beat - 1 cycles, the module docstring)."""
+    return words_of(n_out, max(beat - 1, 1))
+
+
+def sample_bounds(widths, mode, beat, sample_values=1, result_values=1):
     """Cycles per sample in steady state, and what bounds it (module docstring):
-    ``{"beat": ..., "input": n_0 + 1, "output": n_L + 1, "cycles_per_sample": ..., "bound": name}``."""
+    ``{"input_cycles": ceil(n_0 / sample_values) + 1, "output_cycles": ceil(n_L / result_values) + 1,
+    "cycles_per_sample": ..., "bound": "beat" | "input" | "output"}``."""
     L = len(widths) - 1
-    inp, out = widths[0] + 1, widths[-1] + 1
+    inp, out = words_of(widths[0], sample_values) + 1, words_of(widths[-1], result_values) + 1
     # the beats of a sample, the one after stage L's forward waiting for the results to leave
     beats = (beats_per_sample(mode, L) - 1) * beat + max(beat, out)
     if beats >= inp:
@@ -336,37 +365,85 @@ def sample_bounds(widths, mode, beat):
     return {"input_cycles": inp, "output_cycles": out, "cycles_per_sample": max(beats, inp), "bound": bound}
 
 
-def choose_lanes(cfg, target=DEFAULT_TARGET):
-    """Lanes per layer that minimise cycles per sample under the target's DSP
-    blocks: start at one lane each and keep giving the slowest stage the
-    fewest lanes that take one pass off it, while they fit and while the
-    beat still bounds the cycles per sample (past that, loading inputs or
-    streaming results bounds it and more lanes would shorten nothing).
-    Raises LayerPipeError (``dsp_budget``) if one lane per unit does not fit."""
-    L = cfg.n_layers
-    lanes = [1] * L
-    plans = layer_plans(cfg, lanes, target)
-    per_lane = [p.dsp_blocks for p in plans]        # units scale with their lanes
-    used = sum(per_lane)
-    if used > target.dsp_blocks:
-        raise LayerPipeError(f"dsp_budget: {target.dsp_blocks} DSP blocks cannot hold one lane per task "
-                             f"({used} needed)")
-    floor = sample_bounds(cfg.widths, cfg.mode, 0)["cycles_per_sample"]
-    while True:
-        beat = max(p.cycles_per_beat for p in plans)
-        if sample_bounds(cfg.widths, cfg.mode, beat)["cycles_per_sample"] <= floor:
-            return tuple(lanes)
-        slow = max(range(L), key=lambda l: plans[l].sweep_cycles)
-        n_out, passes = cfg.widths[slow + 1], plans[slow].passes
-        if passes == 1:
-            return tuple(lanes)
-        want = ceil_div(n_out, passes - 1)           # fewest lanes with one pass less (passes_of inverted)
-        extra = (want - lanes[slow]) * per_lane[slow]
-        if used + extra > target.dsp_blocks:
-            return tuple(lanes)
-        used += extra
-        lanes[slow] = want
-        plans = layer_plans(cfg, lanes, target)
+def choose_shape(cfg, target=DEFAULT_TARGET):
+    """(lanes, cols) per layer that minimise the beat, and so the cycles per
+    sample, under the target's DSP blocks; ``cfg.lanes`` / ``cfg.cols``, where
+    given, fix that side.
+
+    For a sweep bound T each layer on its own needs, per lane count, the
+    fewest columns with which its slowest unit sweeps in at most T cycles
+    (a binary search: sweeps only shorten as columns grow), and takes the lane
+    count that needs the fewest DSP blocks (ties: the squarer unit, smaller
+    max(lanes, cols), then fewer lanes). T is the least bound whose layers
+    fit the budget together (again a binary search: the cheapest cost only
+    falls as T grows). Input and result transfers never bound the beat (the
+    sample stream carries stage 1's columns per transfer, the result stream
+    as many outputs as a beat needs), so the least sweep is the least beat;
+    ``tests/test_pipeline.py`` checks the choice against an exhaustive search.
+    Layers see each other only in the widths of their FIFO writes and g
+    (which cost memory width, not cycles or multipliers), so they are
+    planned with lanes_before = cols_after = 1 here.
+
+    Raises LayerPipeError (``dsp_budget``) if the smallest units do not fit
+    (with ``cfg.lanes`` given, the fewest columns are returned and
+    :func:`plan_design` refuses or marks the design over budget).
+    """
+    L, w = cfg.n_layers, cfg.widths
+
+    def cost(l, lanes, cols):
+        p = _layer_plan(cfg, l, lanes, cols, None, None, target)
+        return p.sweep_cycles, p.dsp_blocks
+
+    def fewest_cols(l, lanes, T):
+        if cfg.cols is not None:
+            return cfg.cols[l - 1] if cost(l, lanes, cfg.cols[l - 1])[0] <= T else None
+        lo, hi = 1, w[l - 1]
+        if cost(l, lanes, hi)[0] > T:
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cost(l, lanes, mid)[0] <= T:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def cheapest(T):
+        picks, blocks = [], 0
+        for l in range(1, L + 1):
+            best = None
+            for lanes in ([cfg.lanes[l - 1]] if cfg.lanes is not None else range(1, w[l] + 1)):
+                cols = fewest_cols(l, lanes, T)
+                if cols is not None:
+                    key = (cost(l, lanes, cols)[1], max(lanes, cols), lanes)
+                    best = min(best or (key, (lanes, cols)), (key, (lanes, cols)))
+            if best is None:
+                return None, None
+            picks.append(best[1])
+            blocks += best[0][0]
+        return picks, blocks
+
+    smallest = [(cfg.lanes[l - 1] if cfg.lanes is not None else 1, cfg.cols[l - 1] if cfg.cols is not None else 1)
+                for l in range(1, L + 1)]
+    hi = max(cost(l, *lc)[0] for l, lc in enumerate(smallest, 1))
+    if cfg.lanes is not None and cfg.cols is not None:
+        return tuple(cfg.lanes), tuple(cfg.cols)
+    picks, blocks = cheapest(hi)
+    if blocks > target.dsp_blocks and cfg.lanes is not None:
+        return tuple(cfg.lanes), tuple(c for _, c in picks)    # forced lanes: plan_design judges the budget
+    if blocks > target.dsp_blocks:
+        raise LayerPipeError(f"dsp_budget: {target.dsp_blocks} DSP blocks cannot hold the smallest units "
+                             f"({blocks} needed for lanes {[p for p, _ in picks]}, cols {[c for _, c in picks]})")
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        picks, blocks = cheapest(mid)
+        if picks is not None and blocks <= target.dsp_blocks:
+            hi = mid
+        else:
+            lo = mid + 1
+    picks, _ = cheapest(lo)
+    return tuple(p for p, _ in picks), tuple(c for _, c in picks)
 
 
 @dataclass(frozen=True)
@@ -394,6 +471,16 @@ class DesignPlan:
     @property
     def cols(self):
         return tuple(p.cols for p in self.layers)
+
+    @property
+    def sample_values(self):
+        """Inputs per sample-stream transfer: stage 1's columns, so loading never starves a beat."""
+        return self.layers[0].cols
+
+    @property
+    def result_values(self):
+        """Outputs per result-stream transfer (:func:`result_values`)."""
+        return result_values(self.widths[-1], self.cycles_per_beat)
 
     @property
     def n_layers(self):
@@ -426,7 +513,7 @@ class DesignPlan:
 
     @property
     def bounds(self):
-        return sample_bounds(self.widths, self.mode, self.cycles_per_beat)
+        return sample_bounds(self.widths, self.mode, self.cycles_per_beat, self.sample_values, self.result_values)
 
     @property
     def cycles_per_sample(self):
@@ -496,10 +583,11 @@ class DesignPlan:
 
     def port_layouts(self):
         """Payload layouts of the top-level streams and the status word."""
+        from .input_loader import InputLoader
+        from .result_buffer import ResultBuffer
         cfg = self.config
-        label = range(max(self.widths[-1], 2))
-        return {"samples": data.StructLayout({"x": signed(cfg.act.width), "label": label, "last": 1}),
-                "results": data.StructLayout({"a": signed(cfg.act.width), "label": label, "last": 1}),
+        return {"samples": InputLoader.sample_layout_of(self.sample_values, cfg.act, self.widths[-1]),
+                "results": ResultBuffer.result_layout_of(self.result_values, cfg.act, self.widths[-1]),
                 "status": data.StructLayout({"beats": 32, "trained": 32, "framing_error": 1, "idle": 1})}
 
     def manifest(self):
@@ -507,6 +595,7 @@ class DesignPlan:
         driver and benchmarks read; :func:`load_manifest` inverts it."""
         cfg, b = self.config, self.bounds
         mem = self.memory_bits
+        sweeps = [p.sweep_cycles for p in self.layers]
         return {
             "format": "layerpipe-manifest", "version": MANIFEST_VERSION,
             "name": self.name, "digest": self.digest, "config": cfg.to_dict(), "target": self.target.to_dict(),
@@ -521,25 +610,33 @@ class DesignPlan:
             "macs_per_sample": self.macs_per_sample, "multipliers": self.multipliers,
             "dsp_blocks": self.dsp_blocks, "over_budget": self.over_budget,
             "mac_bound_cycles_per_sample": self.mac_bound_cycles_per_sample,
+            # how close the beat comes to the physical limit, and what sets it
+            "budget_used": self.dsp_blocks / self.target.dsp_blocks if self.target.dsp_blocks else None,
+            "beat_to_mac_bound": self.cycles_per_beat / self.mac_bound_cycles_per_sample,
+            "beat_bound": f"the sweep of layer {1 + sweeps.index(max(sweeps))} ({max(sweeps)} cycles) "
+                          f"plus {stage_latency()} fixed cycles",
             "delays": list(self.delays), "memory_bits": mem,
             "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"],
                                    "luts": self.luts},
+            # payload fields of the streams; the sample stream carries sample_values inputs per
+            # transfer (x[0..]), the result stream result_values outputs (a[0..], 0 past n_L)
             "ports": {k: payload_fields(v) for k, v in self.port_layouts().items()},
+            "sample_values": self.sample_values, "result_values": self.result_values,
         }
 
 
 def plan_design(cfg, target=DEFAULT_TARGET, allow_over_budget=False):
     """Resolve ``cfg`` on ``target`` into a :class:`DesignPlan`.
 
-    Lanes are ``cfg.lanes`` or :func:`choose_lanes`. Raises LayerPipeError,
+    Lanes and columns are ``cfg.lanes`` / ``cfg.cols`` or :func:`choose_shape`'s. Raises LayerPipeError,
     before anything is built, when the lanes need more DSP blocks than the
     target has (``lanes``; with ``allow_over_budget`` the plan is made and
     marked ``over_budget``) or the memories more bits than a named target's
     block RAM and SPRAM (``memory``).
     """
-    lanes = cfg.lanes if cfg.lanes is not None else choose_lanes(cfg, target)
-    layers = layer_plans(cfg, lanes, target)
-    plan = DesignPlan(cfg.replace(lanes=tuple(lanes)), target, layers)
+    lanes, cols = choose_shape(cfg, target)
+    layers = layer_plans(cfg, lanes, cols, target)
+    plan = DesignPlan(cfg.replace(lanes=tuple(lanes), cols=tuple(cols)), target, layers)
     over = plan.dsp_blocks > target.dsp_blocks
     if over and not allow_over_budget:
         raise LayerPipeError(
@@ -586,8 +683,9 @@ def load_manifest(source):
         target = Target.from_dict(m["target"])
     except LayerPipeError as e:
         raise LayerPipeError(f"manifest: {e}") from None
-    if cfg.lanes is None:
-        raise LayerPipeError("manifest: config.lanes: missing (a manifest's lanes are resolved)")
+    for key in ("lanes", "cols"):
+        if getattr(cfg, key) is None:
+            raise LayerPipeError(f"manifest: config.{key}: missing (a manifest's {key} are resolved)")
     plan = plan_design(cfg, target, allow_over_budget=m.get("over_budget") is True)
     want = json.loads(json.dumps(plan.manifest()))
     for key in sorted(set(want) | set(m)):

@@ -6,7 +6,7 @@ from .act_grad_a import ActGradA
 from .act_grad_b import ActGradB
 from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
-from .forward_unit import ForwardUnit
+from .forward_unit import ForwardUnit, pass_layout
 from .mac_array import MacArray
 from .plan import stage_latency
 from .sweep import Sweep
@@ -19,30 +19,38 @@ class Stage(wiring.Component):
     sample and the backward (act_grad_b, then weight_grad and act_grad_a) of
     an older one, as in DESIGN.md 3.
 
+    Every task unit is ``lanes x cols`` multipliers: ``lanes`` rows (as
+    many outputs) at once and ``cols`` adjacent columns per cycle, so a pass
+    over the inputs takes F = ceil(n_in / cols) cycles and a sweep
+    passes * F, passes = ceil(n_out / lanes).
+
     ``backward="lockstep"`` (LayerPipe): the three MAC tasks share one sweep
-    of the weight memory: in cycle (r, i) lane j reads W[r*lanes + j, i] once,
-    forward accumulates it with a[i], act_grad_a sums it times delta_j over
-    the lanes, and weight_grad writes back W - lr*delta_j*a_old[i]; reads
-    therefore see the weights of the end of the previous beat.
+    of the weight memory: in cycle (r, t) lane (c, j) reads
+    W[r*lanes + j, t*cols + c] once, forward accumulates it with a[t*cols + c],
+    act_grad_a sums it times delta_j over the lanes, and weight_grad writes
+    back W - lr*delta_j*a_old[t*cols + c]; reads therefore see the weights of
+    the end of the previous beat.
 
     ``backward="b_then_w"`` (PipeDream's backward as one task): forward sweeps
-    with its ``lanes`` as above, one column per cycle, while one backward unit
-    of ``2 * lanes`` lanes, the same rows and two adjacent columns at a time,
-    sharing one MAC array, sweeps twice: first act_grad_a (B), then
-    weight_grad (W); each sweep takes H = ceil(n_in / 2) cycles per pass. The
-    memory holds two columns per word (``cols`` = 2) and has a second read
-    port for forward. Word t of pass r is written back in round 2 at cycle
-    (passes + r) * H + t + 1 + d >= r * n_in + n_in / 2 + t + 2 (d =
-    ``WeightGradUnit.LATENCY`` >= 1; as passes > r and 2H >= n_in), after
-    forward read it at r * n_in + 2t + 1 at the latest (t < H <= n_in / 2 +
-    1/2); so forward too sees the weights of the previous beat.
+    with its ``lanes x cols`` as above, while one backward unit of
+    ``lanes x 2 cols`` multipliers, the same rows and twice the columns at a
+    time, sharing one MAC array, sweeps twice: first act_grad_a (B), then
+    weight_grad (W); each sweep takes H = ceil(n_in / (2 cols)) cycles per
+    pass. The memory holds ``2 cols`` columns per word and has a second read
+    port for forward, which reads half a word per cycle (F = ceil(n_in / cols)
+    <= 2H cycles per pass). Word t of pass r is written back in round 2 at
+    cycle (passes + r) * H + t + 1 + d (d = ``WeightGradUnit.LATENCY`` >= 1)
+    >= (2r + 1) * H + t + 2 (as passes > r), after forward read it at
+    r * F + 2t + 2 <= 2rH + 2t + 2 at the latest (t < H); so forward too sees
+    the weights of the previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
 
     Parameters: ``plan``, the layer's :class:`~layerpipe.hw.plan.LayerPlan`
     (sizes, lanes, columns, formats, shifts, delay, backward organisation,
-    the FIFO's ``in_lanes`` and g's ``grad_lanes``); ``init_weights``
+    the FIFO's ``in_lanes``: the producer's lanes or the input loader's
+    values per transfer, and g's ``grad_lanes``); ``init_weights``
     (n_out x n_in integers) and ``init_biases``.
 
     Members
@@ -52,7 +60,7 @@ class Stage(wiring.Component):
     busy : Out(1)           high from the cycle after ``start`` until the beat's last cycle, in
         which the last outputs are valid and the next ``start`` is already taken
     act_in : In(stream, always ready)    the next sample's a_{l-1}, written into the delay FIFO:
-        words in order, ``last`` on the final one; the whole sample before the
+        ``in_lanes`` values per write, in order, ``last`` on the final one; the whole sample before the
         ``start`` of the beat that runs it forward, and at most one sample ahead
         (it may be written at any cycle of the beat before, busy or idle)
     act_out : Out(stream, always ready)  a_l, one pass of ``lanes`` values at a time
@@ -60,32 +68,30 @@ class Stage(wiring.Component):
         ``start`` of beat k (the cycle act_grad_b loads delta from the buffer)
         up to and including the ``start`` cycle of beat k+1; a write in the
         ``start`` cycle of beat k would reach beat k's delta
-    grad_out : Out(stream, always ready) g_{l-1}, ``cols`` values per cycle (if act_grad_a)
+    grad_out : Out(stream, always ready) g_{l-1}, ``plan.word_cols`` values per cycle (if act_grad_a)
     read_addr : In; read_data : Out      weight read-back while idle: the word of
-        ``WeightMemory.location`` (row, col, lanes, cols, n_in), all banks
+        ``WeightMemory.location`` (row, col, lanes, word_cols, n_in), all banks
     bias : Out                            the biases (:class:`BiasUpdate`, from ``init_biases``)
 
     Cycles per beat (``start`` to ``busy`` low, the earliest next ``start``):
     ``plan.cycles_per_beat``, the sweep plus ``stage_latency()``
-    (:mod:`layerpipe.hw.plan`).
+    (:mod:`layerpipe.hw.plan`): the sweep is ``passes * ceil(n_in / cols)``
+    with passes = ceil(n_out / lanes) (``b_then_w``: the longer of that and
+    ``passes * 2 * ceil(n_in / (2 cols))``).
     """
-
     def __init__(self, plan, init_weights=None, init_biases=None):
         self.plan = plan
         n_in, n_out, lanes = plan.n_in, plan.n_out, plan.lanes
-        self.n_in, self.n_out, self.lanes = n_in, n_out, lanes
-        self.passes, self.cols = plan.passes, plan.cols
+        self.n_in, self.n_out, self.lanes, self.cols = n_in, n_out, lanes, plan.cols
+        self.passes, self.word_cols = plan.passes, plan.word_cols
         self.backward = plan.backward
         self.init_weights, self.init_biases = init_weights, init_biases
         act, weight, grad, in_lanes = plan.act, plan.weight, plan.grad, plan.in_lanes
         self.act_in_layout = data.StructLayout({
-            "word": range(max(plan.fifo_words, 2)),
             "a": data.ArrayLayout(signed(act.width), in_lanes), "mask": in_lanes, "last": 1})
-        self.act_out_layout = data.StructLayout({
-            "word": range(max(self.passes, 2)),
-            "a": data.ArrayLayout(signed(act.width), lanes), "mask": lanes, "last": 1})
+        self.act_out_layout = pass_layout(n_out, lanes, act)
         self.grad_in_layout = ActGradB.layout(n_out, grad, plan.grad_lanes)
-        self.grad_out_layout = ActGradB.layout(n_in, grad, self.cols)
+        self.grad_out_layout = ActGradB.layout(n_in, grad, self.word_cols)
         super().__init__({
             "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
             "act_in": In(stream.Signature(self.act_in_layout, always_ready=True)),
@@ -112,31 +118,34 @@ class Stage(wiring.Component):
         m = Module()
         plan = self.plan
         P, cols, n_in = self.lanes, self.cols, self.n_in
+        K = self.word_cols                             # the backward's columns: lane c * P + j, c < K
+        n = K * P
         lockstep = self.backward == "lockstep"
         m.submodules.weight_memory = wmem = WeightMemory(n_in, self.n_out, P, plan.weight.width, self.init_weights,
-                                                         cols=cols)
+                                                         cols=K, fwd_cols=cols)
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay,
-                                                   self.n_out, P, store_fprime=plan.hidden, bwd_reads=cols)
-        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden)
+                                                   self.n_out, P, store_fprime=plan.hidden,
+                                                   fwd_reads=cols, bwd_reads=K)
+        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
-                                                          plan.weight_words, own_mac=lockstep, cols=cols)
+                                                          plan.weight_words, own_mac=lockstep, cols=K)
         m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes)
         m.submodules.bias_update = bias_update = BiasUpdate(self.n_out, plan.weight, plan.grad, plan.bias_shift,
                                                             self.init_biases)
         m.d.comb += [bias_update.delta.eq(agb.delta), self.bias.eq(bias_update.bias)]
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
-        m.d.comb += [fifo.write_word.eq(self.act_in.p.word), fifo.write_data.eq(self.act_in.p.a),
-                     fifo.write_mask.eq(self.act_in.p.mask), fifo.write_valid.eq(self.act_in.valid),
-                     fifo.write_last.eq(self.act_in.p.last)]
+        m.d.comb += [fifo.write_data.eq(self.act_in.p.a), fifo.write_mask.eq(self.act_in.p.mask),
+                     fifo.write_valid.eq(self.act_in.valid), fifo.write_last.eq(self.act_in.p.last)]
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
 
-        # -- the sweeps: forward's, one column a cycle, and the backward's (the same one in lockstep)
-        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, plan.in_lanes, cols=cols)
+        # -- the sweeps: forward's, and the backward's (the same one in lockstep)
+        m.submodules.fwd_sweep = fsw = Sweep(n_in, self.passes, cols, word_cols=K, fifo_cols=fifo.word_values)
         if lockstep:
             bsw = fsw
         else:
-            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, plan.in_lanes, cols=cols, wide=True, rounds=2)
+            m.submodules.bwd_sweep = bsw = Sweep(n_in, self.passes, K, word_cols=K, fifo_cols=fifo.word_values,
+                                                 rounds=2)
 
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
@@ -171,25 +180,28 @@ class Stage(wiring.Component):
 
         # -- t0: addresses
         m.d.comb += [wmem.read_addr.eq(Mux(bsw.active, bsw.addr, self.read_addr)), self.read_data.eq(wmem.read_data),
-                     fifo.fwd_word.eq(fsw.word[0]), fifo.fwd_lane.eq(fsw.lane[0]),
-                     fifo.bwd_word.eq(bsw.word), fifo.bwd_lane.eq(bsw.lane)]
+                     fifo.fwd_word.eq(fsw.fifo_word), fifo.fwd_group.eq(fsw.fifo_group),
+                     fifo.bwd_word.eq(bsw.fifo_word), fifo.bwd_group.eq(bsw.fifo_group)]
         if lockstep:
             fwd_w = wmem.read_data
         else:
-            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_col.eq(fsw.col)]
+            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_group.eq(fsw.group)]
             fwd_w = wmem.fwd_data
 
         # -- t1: memory data; the column's position travels with it
         def delayed(sw, side):
-            fields = dict(valid=sw.active, r=sw.r, i=sw.i, addr=sw.addr, round=sw.round, col_ok=sw.col_ok)
+            fields = dict(valid=sw.active, r=sw.r, i=sw.i, t=sw.t, addr=sw.addr, round=sw.round,
+                          col_ok=sw.col_ok)
             t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
             m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
             return t1
         ft = delayed(fsw, "fwd")
         bt = ft if lockstep else delayed(bsw, "bwd")
 
-        m.d.comb += [fwd.w.eq(fwd_w), fwd.a.eq(fifo.fwd_value), fwd.valid.eq(ft["valid"] & fwd_en),
-                     fwd.first.eq(ft["i"] == 0), fwd.last.eq(ft["i"] == n_in - 1)]
+        # a column past n_in reads a stale value of the FIFO word: zero it (its weight is 0 too)
+        m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(cols)]
+        m.d.comb += [fwd.w.eq(fwd_w), fwd.valid.eq(ft["valid"] & fwd_en),
+                     fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
         for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
 
@@ -200,25 +212,25 @@ class Stage(wiring.Component):
         rows_ok = Signal(P)
         m.d.comb += rows_ok.eq(self._row_mask()[bt["r"]])
         m.d.comb += [wgrad.w.eq(wmem.read_data), wgrad.addr.eq(bt["addr"]), wgrad.valid.eq(w_phase),
-                     wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(cols))))]
-        m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(cols)]
+                     wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(K))))]
+        m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(K)]
         m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(P)]
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
         if plan.act_grad_a:
             m.submodules.act_grad_a = aga = ActGradA(P, plan.weight, plan.grad, n_in, self.passes,
-                                                     plan.g_acc_width, own_mac=lockstep, cols=cols)
+                                                     plan.g_acc_width, own_mac=lockstep, cols=K)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
-            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.valid.eq(b_phase),
+            m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
+                         aga.valid.eq(b_phase),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
             m.d.comb += [aga.delta[j].eq(delta[j]) for j in range(P)]
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
-                unit = plan.units[-1]               # the backward unit: B(a) then W
-                n = unit.multipliers
-                m.submodules.bwd_mac = mac = MacArray(n, unit.a_width, unit.b_width)
+                m.submodules.bwd_mac = mac = MacArray(n, max(plan.weight.width, plan.grad.width),
+                                                      max(plan.grad.width, plan.act.width))
                 for k in range(n):
                     m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),

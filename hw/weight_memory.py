@@ -23,10 +23,10 @@ class WeightMemory(wiring.Component):
     in beat k see the values at the end of beat k-1. This needs one copy of the
     weights where ping-pong banks would need two.
 
-    With ``cols`` > 1 every bank gets a second read port, for a forward unit
-    that sweeps one column per cycle on its own (``fwd_addr``, ``fwd_col``);
-    the stage that uses it must order its sweeps so that forward reads each
-    word before its write-back.
+    With ``fwd_cols`` < ``cols`` (a divisor of it) every bank gets a second
+    read port, for a forward unit that sweeps ``fwd_cols`` columns per cycle
+    on its own (``fwd_addr``, ``fwd_group``); the stage that uses it must
+    order its sweeps so that forward reads each word before its write-back.
 
     Members
     -------
@@ -34,12 +34,20 @@ class WeightMemory(wiring.Component):
         Synchronous read, 1 cycle latency, all banks at once.
     write_addr : In(range(depth)); write_data : In(ArrayLayout(...)); write_en : In(cols * lanes)
         Per-bank write enables.
-    fwd_addr : In(range(depth)); fwd_col : In(range(cols)); fwd_data : Out(ArrayLayout(..., lanes))
-        Only with ``cols`` > 1: word ``fwd_addr`` of banks ``fwd_col * lanes + j``, 1 cycle latency.
+    fwd_addr : In(range(depth)); fwd_group : In(range(cols // fwd_cols))
+    fwd_data : Out(ArrayLayout(..., fwd_cols * lanes))
+        Only with ``fwd_cols`` < ``cols``: element ``c * lanes + j`` is word ``fwd_addr`` of bank
+        ``(fwd_group * fwd_cols + c) * lanes + j``, 1 cycle latency.
+
+    Raises ``ValueError`` if ``fwd_cols`` does not divide ``cols``.
     """
 
-    def __init__(self, n_in, n_out, lanes, width, init=None, cols=1):
+    def __init__(self, n_in, n_out, lanes, width, init=None, cols=1, fwd_cols=None):
+        fwd_cols = fwd_cols or cols
+        if cols % fwd_cols:
+            raise ValueError(f"fwd_cols {fwd_cols} must divide cols {cols}")
         self.n_in, self.n_out, self.lanes, self.width, self.cols = n_in, n_out, lanes, width, cols
+        self.fwd_cols = fwd_cols
         self.passes = passes_of(n_out, lanes)
         self.words_per_row = words_of(n_in, cols)
         self.depth = self.passes * self.words_per_row
@@ -52,9 +60,9 @@ class WeightMemory(wiring.Component):
             "write_data": In(data.ArrayLayout(signed(width), self.banks)),
             "write_en": In(self.banks),
         }
-        if cols > 1:
-            members.update({"fwd_addr": In(range(max(self.depth, 2))), "fwd_col": In(range(cols)),
-                            "fwd_data": Out(data.ArrayLayout(signed(width), lanes))})
+        if fwd_cols < cols:
+            members.update({"fwd_addr": In(range(max(self.depth, 2))), "fwd_group": In(range(cols // fwd_cols)),
+                            "fwd_data": Out(data.ArrayLayout(signed(width), fwd_cols * lanes))})
         super().__init__(members)
 
     @staticmethod
@@ -90,13 +98,16 @@ class WeightMemory(wiring.Component):
                 wr.data.eq(self.write_data[b]),
                 wr.en.eq(self.write_en[b]),
             ]
-            if self.cols > 1:
+            if self.fwd_cols < self.cols:
                 fwd = bank.read_port()
                 m.d.comb += fwd.addr.eq(self.fwd_addr)
                 fwd_words.append(fwd.data)
-        if self.cols > 1:
-            col = Signal.like(self.fwd_col)
-            m.d.sync += col.eq(self.fwd_col)
-            for j in range(self.lanes):
-                m.d.comb += self.fwd_data[j].eq(Array(fwd_words[c * self.lanes + j] for c in range(self.cols))[col])
+        if self.fwd_cols < self.cols:
+            group = Signal.like(self.fwd_group)
+            m.d.sync += group.eq(self.fwd_group)
+            F, P = self.fwd_cols, self.lanes
+            for k in range(F * P):
+                c, j = divmod(k, P)
+                m.d.comb += self.fwd_data[k].eq(
+                    Array(fwd_words[(g * F + c) * P + j] for g in range(self.cols // F))[group])
         return m

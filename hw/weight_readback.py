@@ -50,7 +50,7 @@ class WeightReadback(wiring.Component):
         layer = Signal.like(self.layer)
         m.d.sync += [row.eq(self.row), layer.eq(self.layer)]
         for l, p in enumerate(self.layers, 1):
-            word, bank = WeightMemory.location(self.row, self.col, p.lanes, p.cols, p.n_in)
+            word, bank = WeightMemory.location(self.row, self.col, p.lanes, p.word_cols, p.n_in)
             # only the layer asked for, and only a weight it has, is addressed: the other layers'
             # memories (and a bias column or a row past n_out) would be read out of range, giving X
             here = (self.layer == l - 1) & (self.row < p.n_out) & (self.col < p.n_in)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from layerpipe.hw import strict_json
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.output_paths import check_output
 
 from . import cpu_reference
 
@@ -124,16 +125,8 @@ def parse_boards(text):
 
 
 def check_out(path):
-    """Refuse an --out that cannot be a folder before anything runs."""
-    if path is None:
-        return None
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise LayerPipeError(f"out: {path!r} exists and is not a folder")
-    parent = next((p for p in out.absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir():
-        raise LayerPipeError(f"out: {path!r} is not under an existing folder")
-    return out
+    """Refuse an --out that cannot be a folder before anything runs (the one output check)."""
+    return None if path is None else check_output(path, "out", folder=True)
 
 
 def add_arguments(p):

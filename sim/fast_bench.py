@@ -13,7 +13,9 @@ params: ``stimulus`` (path of a (transfers, limbs) uint64 ``.npy`` from
 :func:`layerpipe.sim.stream_bench.sample_words`), ``sample_bits``,
 ``result_bits``, ``transfers_per_result`` (result transfers per sample),
 ``gap``, ``backpressure``, ``seed``, ``stimulus_depth``, ``result_depth``,
-``progress_cycles``. results: ``result_words`` (every result transfer,
+``progress_cycles``, ``beats_field`` (offset and width of ``beats`` in the
+status word), ``stall_cycles`` (a run in which no beat starts and no result
+leaves for that long fails: the design stalled). results: ``result_words`` (every result transfer,
 cycle above the payload, as ints), ``weights`` (read-back words, unsigned),
 ``cycles`` (when the pipeline went idle), ``status`` (the status word),
 ``gap_cycles`` and ``backpressure_cycles`` (the harness's stall counters),
@@ -81,11 +83,19 @@ async def train(dut):
 
     words, per_result = [], p["transfers_per_result"]
     progress_timer = p["progress_cycles"] * PERIOD_NS
+    beats_at, beats_bits = p["beats_field"]
+    seen, moved_at = None, 0      # (beats, results) at the last wake, and the cycle they last moved
     while True:
         if not dut.attention.value:
             await First(RisingEdge(dut.attention), Timer(progress_timer, unit="ns"))
         await FallingEdge(dut.clk)
         count, finished = int(dut.result_count.value), bool(dut.finished.value)
+        now = (int(dut.status.value) >> beats_at & ((1 << beats_bits) - 1), count)
+        if now != seen:
+            seen, moved_at = now, int(dut.cycle.value)
+        elif int(dut.cycle.value) - moved_at > p["stall_cycles"]:
+            raise AssertionError(f"the design stalled: no beat started and no result left for "
+                                 f"{p['stall_cycles']} cycles ({now[0]} beats, {count} result words)")
         if dut.stim_request.value:
             dut.ack.value = 1
             if next_chunk * half < total:

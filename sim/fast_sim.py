@@ -16,6 +16,7 @@ from .stream_bench import field_lanes, group_results, sample_words, to_signed, u
 TOPLEVEL = "layerpipe_fast_bench"
 PERIOD_NS = 10
 PROGRESS_CYCLES = 20_000     # at most this many cycles between progress reports
+STALL_CYCLES = 100_000       # no beat and no result for this long (or 100 samples' worth): stalled
 
 # Verilator options for speed, measured on 64-32-10 (README, "Simulation speed"):
 # -O3 and fast X handling, and no VPI access to internal signals: cocotb's
@@ -85,7 +86,9 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
                   "result_bits": result_bits, "transfers_per_result": per_result,
                   "gap": gap, "backpressure": backpressure, "seed": seed,
                   "stimulus_depth": STIMULUS_DEPTH, "result_depth": RESULT_DEPTH,
-                  "progress_cycles": min(PROGRESS_CYCLES, RESULT_DEPTH // 2)}
+                  "progress_cycles": min(PROGRESS_CYCLES, RESULT_DEPTH // 2),
+                  "beats_field": ports["status"]["beats"][:2],
+                  "stall_cycles": max(STALL_CYCLES, 100 * info["cycles_per_sample"])}
         t0 = time.time()
         res = verilator.test(model, "layerpipe.sim.fast_bench", params=params, progress=progress)
         seconds = time.time() - t0

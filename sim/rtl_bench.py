@@ -3,7 +3,8 @@ pipeline (optionally with seeded gaps), takes the results (optionally with
 seeded backpressure), drains, and reads back every weight and bias.
 
 params: ``samples`` ([features, label] pairs, integers in the act format),
-``widths``, ``ports`` (the manifest's payload fields), ``gap``,
+``widths``, ``ports`` (the manifest's payload fields), ``sample_values`` and
+``result_values`` (values per transfer), ``gap``,
 ``backpressure``, ``seed``, ``cycles_per_sample``. results: ``results`` (per
 sample: outputs and label), ``done_cycles`` (cycle at which each sample's last
 result word left), ``cycles``, ``weights`` (per layer, rows of W with the bias
@@ -20,6 +21,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
+from layerpipe.hw.plan import words_of
 from layerpipe.sim.stream_bench import (StreamDriver, StreamMonitor, Watchdog, gap_run_limit, read_signed, reset,
                                         unpack)
 from layerpipe.sim.verilator import put_progress, put_results, sim_params
@@ -29,6 +31,24 @@ PERIOD_NS = 10
 
 def now_cycles():
     return round(get_sim_time("ns")) // PERIOD_NS
+
+
+def sample_transfers(xs, label, values):
+    """The sample stream's payloads for one sample: ``values`` inputs per transfer
+    (the last one padded with 0), the label on each, ``last`` on the final one."""
+    count = words_of(len(xs), values)
+    return [{**{f"x[{q}]": xs[k * values + q] if k * values + q < len(xs) else 0 for q in range(values)},
+             "label": label, "last": int(k == count - 1)} for k in range(count)]
+
+
+def result_of(words, n_out, values):
+    """[outputs, label] of one result from its transfers (payload dicts), ``values``
+    outputs each; a transfer's label or ``last`` out of place, or padding that
+    is not 0, shows up as a wrong output (None) so the comparison fails."""
+    outputs = [w[f"a[{q}]"] for w in words for q in range(values)]
+    frame_ok = all(w["last"] == (k == len(words) - 1) and w["label"] == words[0]["label"]
+                   for k, w in enumerate(words)) and not any(outputs[n_out:])
+    return [outputs[:n_out] if frame_ok else [None] * n_out, words[0]["label"]]
 
 
 @cocotb.test()
@@ -45,8 +65,10 @@ async def train(dut):
     driver = StreamDriver(dut, "samples", dut.clk, layout=ports["samples"], gap=p["gap"], seed=p["seed"])
     monitor = StreamMonitor(dut, "results", dut.clk, layout=ports["results"],
                             backpressure=p["backpressure"], seed=p["seed"] + 1)
-    driver.send_all({"x": x, "label": label, "last": int(k == len(xs) - 1)}
-                    for xs, label in p["samples"] for k, x in enumerate(xs))
+    V, R = p["sample_values"], p["result_values"]
+    transfers = [sample_transfers(xs, label, V) for xs, label in p["samples"]]
+    driver.send_all(t for ts in transfers for t in ts)
+    per_result = words_of(n_out, R)
     status = {}
 
     def beats():
@@ -64,7 +86,7 @@ async def train(dut):
         await watchdog.cycle()
         if not driver.pending:
             dut.drain.value = 1      # the pipeline runs empty beats until the last sample is out
-        while len(done_cycles) < min(n, len(monitor.received) // n_out):
+        while len(done_cycles) < min(n, len(monitor.received) // per_result):
             done_cycles.append(now_cycles() - start)
             k = len(done_cycles)
             if k % every == 0 or k == n:
@@ -74,7 +96,7 @@ async def train(dut):
         await watchdog.cycle()
     cycles = now_cycles() - start
     await ClockCycles(dut.clk, 4)
-    extra = len(monitor.received) - n * n_out    # a duplicate would show up here
+    extra = len(monitor.received) - n * per_result    # a duplicate would show up here
     weights = []
     for l in range(len(widths) - 1):
         rows = []
@@ -89,7 +111,7 @@ async def train(dut):
             rows.append(row)
         weights.append(rows)
     words = monitor.received
-    results = [[[w["a"] for w in words[k * n_out:(k + 1) * n_out]], words[k * n_out]["label"]]
-               for k in range(min(n, len(words) // n_out))]
+    results = [result_of(words[k * per_result:(k + 1) * per_result], n_out, R)
+               for k in range(min(n, len(words) // per_result))]
     put_results(results=results, done_cycles=done_cycles, cycles=cycles, weights=weights, status=status,
                 extra_words=extra)

@@ -84,7 +84,8 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
         res = fast_sim.run(model, info, samples, gap, backpressure, seed, progress=progress)
     else:
         params = {"samples": [[s.x.tolist(), s.label] for s in samples], "widths": info["widths"],
-                  "ports": info["ports"], "gap": gap, "backpressure": backpressure, "seed": seed,
+                  "ports": info["ports"], "sample_values": info["sample_values"],
+                  "result_values": info["result_values"], "gap": gap, "backpressure": backpressure, "seed": seed,
                   "cycles_per_sample": info["cycles_per_sample"]}
         t0 = time.time()
         res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves, progress=progress)
@@ -160,6 +161,8 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         "build_seconds": built, "build_cached": res["build_cached"], "generate_seconds": generated,
         "verilog_bytes": (out / f"{plan.name}.v").stat().st_size, "bench": bench,
         "simulator": simulator, "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
+        "cols": info["cols"], "multipliers": info["multipliers"], "dsp_blocks": info["dsp_blocks"],
+        "dsp_budget": plan.target.dsp_blocks,
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
@@ -177,6 +180,7 @@ def add_arguments(p):
     p.add_argument("--backpressure", default=0.0, type=float, help="probability results are not taken in a cycle")
     p.add_argument("--waves", metavar="F.fst", help="write a waveform of the run to F for GTKWave or Surfer;"
                    " the extension picks the format: .fst (compact) or .vcd")
+    p.add_argument("--board", help="with --serve: the board whose design is served (its net and device)")
     p.add_argument("--serve", metavar="HOST:PORT", help="serve the board's top (host link included) on a TCP "
                    "socket until the client disconnects; train it with `layerpipe run --port socket://HOST:PORT`")
     p.add_argument("--divisor", default=None, type=integer("divisor"),
@@ -227,6 +231,11 @@ def plan_of(args):
 
 
 def run(args):
+    if getattr(args, "board", None) is not None:
+        if not args.serve:
+            raise LayerPipeError("board: only with --serve (the simulated board's top)")
+        from .board_run import board_defaults
+        board_defaults(args)
     plan = plan_of(args)
     cfg = plan.config
     if args.serve:
@@ -263,7 +272,8 @@ def run(args):
     if args.json:
         print(strict_json.dumps(r))
     else:
-        print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  {r['samples']} samples")
+        print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  cols {r['cols']}  "
+              f"{r['multipliers']} of {r['dsp_budget']} multipliers  {r['samples']} samples")
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
         if r["cycles_per_sample"] is None:

@@ -1,6 +1,5 @@
 """Boards and `layerpipe synth`: the checks that need no tool run in the fast
 suite; the bitstreams themselves are slow tests."""
-import json
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from amaranth.hdl import Fragment
 from layerpipe.boards import BOARDS, board
 from layerpipe.boards.pll import Ecp5Pll, Ice40Pll
 from layerpipe.hw.errors import LayerPipeError
+from layerpipe.hw.strict_json import loads as strict_loads
 
 
 def layerpipe(*args, cwd=None):
@@ -87,7 +87,7 @@ def test_synth_default_net(name, tmp_path):
     DSP blocks, Fmax above the issue's floor, and a bitstream."""
     r = layerpipe("synth", "--board", name, "--json", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
-    out = json.loads(r.stdout)
+    out = strict_loads(r.stdout)
     assert out["dsps"]["used"] == out["expected"]["dsps"]
     assert out["fmax_mhz"] >= {"icebreaker": 20, "ulx3s-85f": 75}[name]
     assert out["samples_per_s"] == round(out["fmax_mhz"] * 1e6 / out["cycles_per_sample"])
@@ -104,7 +104,7 @@ def test_generate_for_a_board_refuses_what_does_not_fit(tmp_path):
     assert not (tmp_path / "a").exists()
     r = layerpipe("generate", "--board", "icebreaker", "--net", "4-8-3", "--out", str(tmp_path / "b"), "--json")
     assert r.returncode == 0, r.stderr
-    info = json.loads(r.stdout)
+    info = strict_loads(r.stdout)
     assert info["target"]["name"] == "ice40up5k" and 0 < info["expected_resources"]["luts"] <= 5280
 
 
@@ -112,8 +112,9 @@ def test_lut_estimate_grows_with_the_lanes():
     """More lanes, more per-lane arithmetic: the estimate must grow (a figure that could not fail otherwise)."""
     from layerpipe.hw.config import NetConfig
     from layerpipe.hw.plan import plan_design
-    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5)))
-    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5)))
+    # the columns fixed too: with lanes alone the plan fills the budget with columns
+    small = plan_design(NetConfig((64, 32, 10), lanes=(8, 5), cols=(1, 1)))
+    large = plan_design(NetConfig((64, 32, 10), lanes=(32, 5), cols=(1, 1)))
     assert large.luts > small.luts > 0
     assert large.manifest()["expected_resources"]["luts"] == large.luts
 

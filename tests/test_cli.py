@@ -34,12 +34,14 @@ def test_train_saves_weights_and_plots(tmp_path):
 
 
 def test_generate_takes_lanes_or_a_budget(tmp_path):
-    """--lanes fixes the lanes; otherwise --dsp-budget bounds the multipliers the generator picks."""
-    r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--out", str(tmp_path),
-                  "--json")
+    """--lanes and --cols fix the shape; otherwise --dsp-budget bounds the multipliers the generator picks."""
+    r = layerpipe("generate", "--net", "4-8-3", "--mode", "pipedream", "--lanes", "4,3", "--cols", "1,2",
+                  "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     info = strict_loads(r.stdout)
-    assert info["lanes"] == [4, 3] and info["units"][1] == {"forward": 3, "backward (B then W)": 6}
+    assert info["lanes"] == [4, 3] and info["cols"] == [1, 2]
+    assert info["units"][1] == {"forward": 6, "backward (B then W)": 12}
+    assert info["sample_values"] == 1 and set(info["ports"]["samples"]) == {"x[0]", "label", "last"}
     assert strict_loads((tmp_path / "manifest.json").read_text()) == info
     assert (tmp_path / f"{info['name']}.v").stat().st_size > 1000
     small = strict_loads(layerpipe("generate", "--net", "4-8-3", "--dsp-budget", "10", "--out", str(tmp_path),
@@ -113,6 +115,9 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["sim", "--net", "4-8-3", "--dataset", "no/such.csv"], "dataset"),
     (["sim", "--simulator", "modelsim"], "--simulator"),
     (["generate", "--lanes", "0,5", "--out", "x"], "lanes"),
+    (["generate", "--cols", "65,5", "--out", "x"], "cols"),           # more columns than layer 1 has inputs
+    (["generate", "--cols", "4", "--out", "x"], "cols"),
+    (["sim", "--cols", "4,0"], "cols"),
     (["generate", "--net", "4-0-3", "--out", "x"], "net"),
     (["run", "--port", "/dev/does-not-exist", "--net", "4-8-3", "--dataset", "iris"], "port"),
     (["run", "--net", "4-8-3", "--dataset", "iris"], "--port"),
@@ -120,6 +125,8 @@ def test_over_budget_lanes_warn_with_the_override(tmp_path):
     (["run", "--port", "socket://localhost:1", "--epochs", "0"], "epochs"),
     (["run", "--port", "socket://localhost:1", "--net", "4-8-3", "--dataset", "iris"], "port"),   # nobody there
     (["sim", "--serve", "localhost", "--net", "4-8-3"], "serve"),
+    (["sim", "--board", "icebreaker"], "board"),                 # --board only with --serve
+    (["run", "--board", "nope", "--port", "x"], "board"),
     (["sim", "--serve", "localhost:4000", "--net", "4-8-3", "--divisor", "2"], "divisor"),
     (["generate", "--lanes", "32,10", "--dsp-budget", "90", "--out", "x"], "lanes"),
     (["generate", "--target", "xc7a35t", "--out", "x"], "target"),

@@ -5,7 +5,7 @@ import pytest
 from layerpipe.hw import generator, schedule_cli
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.output_paths import check_output
-from layerpipe.scripts import cli
+from layerpipe.scripts import bench, cli, synth
 from layerpipe.sim import rtl_sim, train
 
 # option -> (the command line before it, the file name it wants)
@@ -23,7 +23,8 @@ def no_work(monkeypatch):
     def work(*args, **kwargs):
         raise AssertionError("work started before the output path was checked")
     for module, name in ((train, "train"), (generator, "generate"), (rtl_sim, "simulate"),
-                         (schedule_cli, "result"), (schedule_cli, "sweep_rows")):
+                         (schedule_cli, "result"), (schedule_cli, "sweep_rows"), (synth, "build"),
+                         (bench, "bench")):
         monkeypatch.setattr(module, name, work)
 
 
@@ -49,13 +50,19 @@ def test_an_unwritable_output_file_is_one_line_before_any_work(option, tmp_path,
         assert err.startswith(f"layerpipe: error: {option}: {str(path)!r}") and says in err, err
 
 
+OUT_COMMANDS = {"generate": ["generate", "--net", "4-8-3"], "synth": ["synth", "--board", "icebreaker"],
+                "bench": ["bench", "--quick"]}
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
 @pytest.mark.parametrize("out, says", [("a_file", "is a file, not a folder"),
                                        ("a_file/sub", "is a file, not a folder"),
                                        ("/sys/layerpipe-out", "cannot be written")])
-def test_generate_out_that_cannot_be_a_folder_is_one_line_before_any_work(out, says, tmp_path, no_work, capsys):
+def test_an_out_folder_that_cannot_be_one_is_one_line_before_any_work(command, out, says, tmp_path, no_work,
+                                                                      capsys):
     (tmp_path / "a_file").write_text("x")
     path = out if out.startswith("/") else str(tmp_path / out)
-    assert cli.main(["generate", "--net", "4-8-3", "--out", path]) == 2
+    assert cli.main([*OUT_COMMANDS[command], "--out", path]) == 2
     out_, err = capsys.readouterr()
     assert out_ == "" and err.count("\n") == 1 and err.startswith(f"layerpipe: error: out: {path!r}") \
         and says in err, err

@@ -14,16 +14,18 @@ WIDE = dict(act=Format(24, 16), weight=Format(24, 20), grad=Format(24, 20))
 
 
 def test_the_default_design_keeps_its_figures():
-    """64-32-10 under the default budget: lanes 32,5, 79 multipliers, 69 cycles per sample (README):
-    the 64-cycle sweep plus stage_latency() = 5 (the memory read and act_grad_a's four registers)."""
+    """64-32-10 under the default budget (README): layer 1 is 4 lanes x 13 columns (8 passes of 5 cycles,
+    2 units: 104 multipliers), layer 2 2 x 4 (5 passes of 8 cycles, 3 units: 24), so a 40-cycle sweep;
+    the beat adds stage_latency() = 5 (the memory read and act_grad_a's four registers): 45 cycles,
+    128 multipliers; 5056 MACs per sample / 128 = 39.5."""
     figures = {}
     for mode in ("layerpipe", "pipedream", "sequential"):
         p = plan_design(NetConfig((64, 32, 10), mode=mode))
-        figures[mode] = (p.lanes, p.multipliers, p.dsp_blocks, p.cycles_per_beat, p.cycles_per_sample,
+        figures[mode] = (p.lanes, p.cols, p.multipliers, p.dsp_blocks, p.cycles_per_beat, p.cycles_per_sample,
                          p.mac_bound_cycles_per_sample)
-    assert figures["layerpipe"] == ((32, 5), 79, 79, 69, 69, 64.0)
+    assert figures["layerpipe"] == ((4, 2), (13, 4), 128, 128, 45, 45, 39.5)
     assert figures["pipedream"] == figures["layerpipe"]
-    assert figures["sequential"] == ((32, 5), 79, 79, 69, 4 * 69, 64.0)
+    assert figures["sequential"] == ((4, 2), (13, 4), 128, 128, 45, 4 * 45, 39.5)
 
 
 def test_dsp_blocks_follow_the_operand_widths():
@@ -34,7 +36,7 @@ def test_dsp_blocks_follow_the_operand_widths():
     assert ecp5.dsp_blocks_per_product(16, 30) == 2
     assert ice40.dsp_blocks_per_product(16, 16) == 1
     assert ice40.dsp_blocks_per_product(17, 16) == 2
-    p = plan_design(NetConfig((4, 8, 3), lanes=(2, 1), **WIDE))
+    p = plan_design(NetConfig((4, 8, 3), lanes=(2, 1), cols=(1, 1), **WIDE))
     # 2 lanes x (forward, weight_grad) + 1 lane x (forward, weight_grad, act_grad_a) = 7 products of 24x24
     assert p.multipliers == 7 and p.dsp_blocks == 28
     assert p.manifest()["layers"][1]["units"]["act_grad_a"]["dsp_blocks"] == 4
@@ -60,10 +62,12 @@ def test_lanes_over_the_budget_are_refused_or_warned():
 def test_memory_is_estimated_and_a_named_target_refuses_too_much():
     p = plan_design(NetConfig((64, 32, 10)))
     mem = p.manifest()["memory_bits"]
-    # one copy of the weights (64*32 + 32*10, 16 bits), the delay FIFOs: 5 slots of a_0, 3 of a_1
-    assert mem["weights"] == (64 * 32 + 32 * 10) * 16
-    assert mem["delay_fifo"] == 5 * 64 * 16 + 3 * 32 * 16
-    # act_grad_a of layer 2 (two passes) keeps 32 exact partial sums in a memory
+    # one copy of the weights, rows and columns padded to whole passes and words (layer 1: 8 passes of
+    # 4 rows, 5 words of 13 columns; layer 2: 5 x 2 rows, 8 x 4 columns), 16 bits; the delay FIFOs:
+    # 5 slots of a_0 in words of 13 values, 3 of a_1 in words of 4
+    assert mem["weights"] == (32 * 65 + 10 * 32) * 16
+    assert mem["delay_fifo"] == 5 * 65 * 16 + 3 * 32 * 16
+    # act_grad_a of layer 2 (five passes) keeps 8 words of 4 exact partial sums in a memory
     assert mem["partial_sums"] == 32 * NetConfig((64, 32, 10)).act_grad_acc_width(2)
     assert mem["ram"] == mem["weights"] + mem["delay_fifo"] + mem["partial_sums"]
     with pytest.raises(LayerPipeError) as e:
@@ -81,8 +85,9 @@ def test_name_and_digest_cover_the_hardware():
                   plan_design(NetConfig((64, 32, 10), mode="pipedream")),               # other cols
                   plan_design(NetConfig((64, 32, 10)), get_target("ecp5-85f"))):        # other target
         assert other.digest != base.digest and other.name != base.name
-    # explicit lanes equal to the chosen ones are the same hardware
-    assert plan_design(NetConfig((64, 32, 10), lanes=(32, 5))).digest == base.digest
+    # explicit lanes and cols equal to the chosen ones are the same hardware
+    assert plan_design(NetConfig((64, 32, 10), lanes=(4, 2))).digest == base.digest
+    assert plan_design(NetConfig((64, 32, 10), lanes=(4, 2), cols=(13, 4))).digest == base.digest
 
 
 @pytest.mark.parametrize("mode", ["layerpipe", "pipedream"])

@@ -21,21 +21,24 @@ class Harness(Elaboratable):
         m = Module()
         m.submodules.readback = rb = self.readback
         for l, (p, w, b) in enumerate(zip(self.plans, self.weights, self.biases), 1):
-            m.submodules[f"mem{l}"] = mem = WeightMemory(p.n_in, p.n_out, p.lanes, self.fmt.width, init=w, cols=p.cols)
+            m.submodules[f"mem{l}"] = mem = WeightMemory(p.n_in, p.n_out, p.lanes, self.fmt.width, init=w,
+                                                         cols=p.word_cols)
             m.d.comb += [mem.read_addr.eq(getattr(rb, f"addr{l}")), getattr(rb, f"word{l}").eq(mem.read_data)]
             m.d.comb += [getattr(rb, f"bias{l}")[k].eq(int(v)) for k, v in enumerate(b)]
         return m
 
 
-@pytest.mark.parametrize("widths, lanes, mode", [
-    ((5, 7, 3), (3, 2), "layerpipe"),
-    ((5, 7, 3), (3, 2), "pipedream"),          # two columns per word past layer 1
-    ((3, 2), (1,), "layerpipe"),
-    ((6, 4, 5, 2), (4, 5, 1), "pipedream"),
+@pytest.mark.parametrize("widths, lanes, cols, mode", [
+    ((5, 7, 3), (3, 2), (1, 1), "layerpipe"),
+    ((5, 7, 3), (3, 2), (1, 1), "pipedream"),          # two columns per word past layer 1
+    ((3, 2), (1,), (1,), "layerpipe"),
+    ((6, 4, 5, 2), (4, 5, 1), (1, 1, 1), "pipedream"),
+    ((7, 5, 3), (2, 3), (3, 2), "layerpipe"),          # 3 and 2 columns per word
+    ((6, 4, 5, 2), (4, 5, 1), (2, 3, 2), "pipedream"),  # 2, then 6 and 4 columns per word
 ])
-def test_every_weight_and_bias_reads_back(widths, lanes, mode):
+def test_every_weight_and_bias_reads_back(widths, lanes, cols, mode):
     cfg = NetConfig(widths, mode=mode)
-    plans = layer_plans(cfg, lanes)
+    plans = layer_plans(cfg, lanes, cols)
     rng = np.random.default_rng(sum(widths))
     fmt = cfg.weight
     weights = [rng.integers(fmt.min, fmt.max + 1, size=(p.n_out, p.n_in)) for p in plans]

@@ -51,7 +51,8 @@ class EpochCounters(wiring.Component):
         best, arg, err = Signal(signed(width + 1)), Signal(range(self.outputs + 1)), Signal(32)
         samples, correct, abs_error = Signal(32), Signal(32), Signal(32)
         p = self.results.p
-        values = [p.a[j] for j in range(self.lanes)] if self.lanes > 1 else [p.a]
+        array = isinstance(self.result_layout["a"].shape, data.ArrayLayout)     # a[0..] (one element too)
+        values = [p.a[j] for j in range(self.lanes)] if array else [p.a]
         # lanes in order: a strictly larger value moves the argmax, so the first maximum wins
         b, a_, e = Mux(pos == 0, -(1 << width), best), arg, Mux(pos == 0, 0, err)
         for j, v in enumerate(values):

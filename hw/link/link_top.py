@@ -451,7 +451,8 @@ class LinkTop(wiring.Component):
                         with m.Else():
                             m.d.comb += res.ready.eq(1)
                             with m.If(res.valid):
-                                vals = [res.p.a[j] for j in range(rlanes)] if rlanes > 1 else [res.p.a]
+                                array = isinstance(pipe.result_layout["a"].shape, data.ArrayLayout)
+                                vals = [res.p.a[j] for j in range(rlanes)] if array else [res.p.a]
                                 m.d.sync += [rshift.eq(Cat(*(_sext(v, 8 * rbytes) for v in vals))),
                                              rleft.eq(rbytes * rlanes)]
                 with m.If(~ftx.busy):
