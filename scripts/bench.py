@@ -502,6 +502,8 @@ def sim_scaling_section(boards, results, quick, progress):
             continue
         rows.append({"net": net, "cycles_per_sample": figure(r["cycles_per_sample"], "cycles/sample", "RTL"),
                      "sim_cycles_per_s": figure(r["sim_cycles_per_s"], "cycles/s", "RTL"),
+                     "generate_seconds": figure(r["generate_seconds"], "s", "RTL",
+                                                note="Amaranth elaboration and Verilog conversion"),
                      "build_seconds": build_seconds(r)})
     return {"nets": rows}
 

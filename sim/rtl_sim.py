@@ -65,8 +65,9 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
     ``bench="fast"`` needs ``simulator="verilator"``. Returns what the bench
     read back: ``results`` (per sample: outputs and label), ``weights`` (per
     layer, rows of W with the bias last), ``done_cycles``, ``cycles``,
-    ``status``, ``extra_words``, and ``seconds`` (the simulator process) and
-    ``build_seconds``. Models are cached under ``build_dir`` (default
+    ``status``, ``extra_words``, and ``seconds`` (the simulator process),
+    ``build_seconds`` and ``build_cached`` (the model came from the cache).
+    Models are cached under ``build_dir`` (default
     ``build/``)``/<simulator>``.
     """
     models = Path(build_dir or BUILD_DIR) / simulator
@@ -89,7 +90,7 @@ def run_bench(bench, info, vfile, samples, gap=0.0, backpressure=0.0, seed=0, wa
         t0 = time.time()
         res = verilator.test(model, "layerpipe.sim.rtl_bench", params=params, wave_file=waves, progress=progress)
         res["seconds"] = time.time() - t0
-    res["build_seconds"] = built
+    res["build_seconds"], res["build_cached"] = built, model.cached
     return res
 
 
@@ -157,7 +158,7 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         # in sim_seconds); the cycle bench's figure is its whole process
         "sim_cycles_per_s": res["cycles"] / res.get("run_seconds", seconds), "sim_seconds": seconds,
         "sim_cycles_per_cpu_s": res["cycles"] / res["run_cpu_seconds"] if "run_cpu_seconds" in res else None,
-        "build_seconds": built, "generate_seconds": generated,
+        "build_seconds": built, "build_cached": res["build_cached"], "generate_seconds": generated,
         "verilog_bytes": (out / f"{plan.name}.v").stat().st_size, "bench": bench,
         "simulator": simulator, "mode": cfg.mode, "net": "-".join(map(str, cfg.widths)), "lanes": info["lanes"],
         "cols": info["cols"], "multipliers": info["multipliers"], "dsp_blocks": info["dsp_blocks"],
