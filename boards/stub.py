@@ -2,6 +2,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from layerpipe.hw.plan import words_of
+
 
 class LfsrHost(wiring.Component):
     """A stand-in for the host link that keeps every part of the accelerator
@@ -9,9 +11,10 @@ class LfsrHost(wiring.Component):
     the UART link top replaces it in :class:`~layerpipe.boards.board.BoardTop`.
 
     A 32-bit maximal-length LFSR (taps 32, 22, 2, 1; Xilinx XAPP052) advances
-    every cycle and feeds the sample stream (every input word, ``last`` on
-    the n_0-th word, labels counting 0..n_L-1), the result stream's ``ready``,
-    ``drain`` and the read-back address. Every result bit, the read-back word
+    every cycle and feeds the sample stream (``sample_values`` inputs per
+    transfer, ``last`` on a sample's ceil(n_0 / sample_values)-th transfer,
+    labels counting 0..n_L-1), the result stream's ``ready``, ``drain`` and
+    the read-back address. Every result bit, the read-back word
     and the status word are XOR-reduced into ``observed``, registered, which
     the board drives onto an LED. A bit that reaches an output only through
     an XOR cannot be proven constant, so no weight, gradient or control bit
@@ -29,7 +32,8 @@ class LfsrHost(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         acc = self.accelerator
-        n0, classes = acc.plan.widths[0], acc.plan.widths[-1]
+        # a sample is ceil(n_0 / sample_values) transfers (the plan's input loader)
+        n0, classes = words_of(acc.plan.widths[0], acc.plan.sample_values), acc.plan.widths[-1]
         lfsr = Signal(32, init=1)
         m.d.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[1] ^ lfsr[21] ^ lfsr[31]))
 
