@@ -29,6 +29,7 @@ class EpochCounters(wiring.Component):
     the sum over samples and outputs of |a_L - y| in activation LSBs (y is the
     one-hot target, ``one`` at the label). Twin: ``layerpipe.sim.link_golden.epoch_counters``.
 
+    Results are counted one cycle after they arrive (a register stage).
     At the end of epoch e its counters go to slot e mod ``slots`` of a
     memory, read with ``read_slot`` (``read_data`` one cycle later). The
     counters are as wide as they can grow (``count_bits`` for samples and
@@ -63,7 +64,10 @@ class EpochCounters(wiring.Component):
         best, arg = Signal(signed(width + 1), init=lowest), Signal(range(self.outputs + 1))
         samples, correct = Signal(len(self.count)), Signal(len(self.count))
         abs_error = Signal(ABS_ERROR_BITS)                        # of the epoch so far
-        p = self.results.p
+        # the results pass a register first: the pipeline's result logic and the sums stay
+        # apart in time (the sums' carry chains are the long paths on an iCE40)
+        valid, p = Signal(), Signal(self.result_layout, reset_less=True)
+        m.d.sync += [valid.eq(self.results.valid), p.eq(self.results.p)]
         array = isinstance(self.result_layout["a"].shape, data.ArrayLayout)     # a[0..] (one element too)
         values = [p.a[j] for j in range(self.lanes)] if array else [p.a]
         # lanes in order: a strictly larger value moves the argmax, so the first maximum wins
@@ -82,7 +86,7 @@ class EpochCounters(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [pos.eq(0), samples.eq(0), correct.eq(0), abs_error.eq(0), self.epochs_done.eq(0),
                          best.eq(lowest)]
-        with m.Elif(self.results.valid):
+        with m.Elif(valid):
             m.d.sync += [best.eq(b), arg.eq(a_), abs_error.eq(e), pos.eq(pos + self.lanes)]
             with m.If(p.last):
                 m.d.sync += [pos.eq(0), best.eq(lowest)]

@@ -424,7 +424,7 @@ class LinkTop(wiring.Component):
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
                             m.d.sync += [streaming.eq(1), stream_left.eq(fresh)]
-                            send(ack, head.seq, fresh * (fmt.outputs * rbytes), RESULTS)
+                            send(ack, head.seq, _times(fresh, fmt.outputs * rbytes), RESULTS)
             with m.State("start_reply"):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
@@ -465,6 +465,13 @@ class LinkTop(wiring.Component):
                 with m.If(~streaming):
                     m.next = "idle"
         return m
+
+
+def _times(value, k):
+    """``value * k`` for a constant ``k`` as shifts and adds: yosys would take a DSP block
+    for it (``synth_ice40 -dsp``), one the pipeline's multipliers may need."""
+    terms = [value << i for i in range(k.bit_length()) if k >> i & 1]
+    return sum(terms[1:], terms[0]) if terms else Const(0)
 
 
 def _chunks(fields, values):
