@@ -166,6 +166,15 @@ def communication(graph, tasks, assignment):
     return Communication(sum(received.values()) - gradients, gradients)
 
 
+def period_in_cycles(assignment, cycles, fixed):
+    """A packing's period in clock cycles: the largest processor's sum of its
+    tasks' ``cycles`` (a dict by task name: e.g. ceil(MACs / lanes) each) plus
+    ``fixed`` cycles once per period (the pipeline drain after a processor's
+    last task; tasks on one processor follow each other with no gap).
+    ``assignment``: per processor its task names."""
+    return max(sum(cycles[name] for name in names) for names in assignment) + fixed
+
+
 def lower_bound(costs, processors):
     """max(total work / P rounded up, largest task): no packing can beat it."""
     return max(-(-sum(costs) // processors), max(costs))
