@@ -33,8 +33,8 @@ import json
 from dataclasses import dataclass, replace
 
 from .errors import LayerPipeError
-from .plan import DesignPlan, _unit, layer_plans, passes_of, stage_latency, words_of
-from .schedule import MAX_PROCESSORS, period_in_cycles, schedule_layerpipe, schedule_pipedream, scheme_tasks
+from .plan import DesignPlan, UnitPlan, _unit, layer_plans, passes_of, stage_latency, words_of
+from .schedule import MAX_PROCESSORS, period_in_cycles, schedule_pipelined, scheme_tasks
 from .zoo import mlp
 
 MODES = ("layerpipe", "pipedream")
@@ -57,6 +57,25 @@ def processor_shape(n_in, n_out, lanes):
         key = (sweep, rows * cols, rows)
         best = min(best or (key, (rows, cols)), (key, (rows, cols)))
     return best[1]
+
+
+def task_cycles(widths, lanes):
+    """Per gateware task name (F1, W1, B2(a), ...) the cycles its sweep takes on a
+    processor of ``lanes`` multipliers, in the layer's :func:`processor_shape`
+    (:meth:`UnitPlan.sweep_cycles`)."""
+    cycles = {}
+    for l, (n_in, n_out) in enumerate(zip(widths, widths[1:]), 1):
+        rows, cols = processor_shape(n_in, n_out, lanes)
+        sweep = UnitPlan(f"layer {l}", ("F",), rows, cols, 0, 0, 0).sweep_cycles(n_in, n_out)
+        cycles.update({f"F{l}": sweep, f"W{l}": sweep, **({f"B{l}(a)": sweep} if l > 1 else {})})
+    return cycles
+
+
+def scheme_period_cycles(widths, assignment, lanes):
+    """The period in cycles of a scheduler ``assignment`` (per processor its task names, BW_l
+    included) on processors of ``lanes`` multipliers: what the RTL's beat is."""
+    hardware = [[h for name in names for h in hardware_tasks(name)] for names in assignment]
+    return period_in_cycles(hardware, task_cycles(widths, lanes), stage_latency())
 
 
 def hardware_tasks(name):
@@ -126,8 +145,7 @@ class ProcessorPlan:
     @property
     def period_cycles(self):
         cycles = {t.name: t.sweep_cycles for ts in self.tasks for t in ts}
-        return period_in_cycles([[h for name in names for h in hardware_tasks(name)] for names in self.assignment],
-                                cycles, self.fixed_cycles)
+        return period_in_cycles([[t.name for t in ts] for ts in self.tasks], cycles, self.fixed_cycles)
 
     @property
     def ideal_period_cycles(self):
@@ -135,13 +153,38 @@ class ProcessorPlan:
         what the period would be if every task filled the MAC array."""
         return -(-self.schedule.period // self.lanes) + self.fixed_cycles
 
-    def to_dict(self):
+    def crossings(self, widths):
+        """Values per sample that the gateware moves from one processor's task to
+        another's, counted from its data paths (:mod:`layerpipe.hw.multiproc`), each
+        once per receiving processor: ``activations`` (a_l into layer l+1's delay
+        FIFO, read by F_{l+1} and W_{l+1}; f'_l, or a_L - y on the output layer, into
+        delta_l, read by W_l and B_l(a)), ``gradients`` (g_l from B_{l+1}(a) into
+        delta_l) and ``input`` (a_0 from the input loader, which is no processor, to
+        F_1's and W_1's). The scheduler's ``communication`` counts the same graph but
+        keeps a_0 where F_1 runs."""
+        where = {t.name: p for p, ts in enumerate(self.tasks) for t in ts}
+        L = len(widths) - 1
+
+        def moved(source, readers, size):
+            return size * len({where[r] for r in readers if r in where} - {source})
+        acts = grads = 0
+        for l in range(1, L + 1):
+            backward = [f"W{l}", f"B{l}(a)"]
+            if l < L:
+                acts += moved(where[f"F{l}"], [f"F{l + 1}", f"W{l + 1}"], widths[l])
+                grads += moved(where[f"B{l + 1}(a)"], backward, widths[l])
+            acts += moved(where[f"F{l}"], backward, widths[l])     # f'_l (or a_L - y): delta_l's other half
+        return {"activations": acts, "gradients": grads, "total": acts + grads,
+                "input": moved(None, ["F1", "W1"], widths[0])}
+
+    def to_dict(self, widths):
         return {"count": self.count, "lanes": self.lanes, "scheme": self.scheme,
                 "assignment": [list(names) for names in self.assignment],
                 "tasks": [[t.to_dict(self.lanes) for t in ts]
                           for ts in self.tasks],
                 "loads": list(self.loads), "fixed_cycles": self.fixed_cycles,
                 "period_cycles": self.period_cycles, "ideal_period_cycles": self.ideal_period_cycles,
+                "communication": self.crossings(widths),
                 "model": {"period_macs": self.schedule.period, "optimal": self.schedule.optimal,
                           "communication": {"activations": self.schedule.communication.activations,
                                             "gradients": self.schedule.communication.gradients,
@@ -174,8 +217,8 @@ def plan_processors(cfg, target, processors, lanes, assignment=None, allow_over_
     """
     check_processors(cfg.widths, cfg.mode, processors, lanes)
     layers = mlp(cfg.widths).layers
-    scheduler = schedule_layerpipe if cfg.mode == "layerpipe" else schedule_pipedream
-    schedule = scheduler(layers, processors)
+    _, pipedream, layerpipe = schedule_pipelined(layers, processors)
+    schedule = layerpipe if cfg.mode == "layerpipe" else pipedream
     if assignment is None:
         assignment = schedule.assignment
     else:
@@ -280,7 +323,7 @@ class MultiprocDesignPlan(DesignPlan):
             d["multipliers"] = d["dsp_blocks"] = None
         m["beat_bound"] = (f"processor {self.processors.loads.index(max(self.processors.loads))}'s tasks "
                            f"({max(self.processors.loads)} cycles) plus {self.processors.fixed_cycles} fixed cycles")
-        m["processors"] = self.processors.to_dict()
+        m["processors"] = self.processors.to_dict(self.widths)
         return m
 
 

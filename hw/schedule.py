@@ -451,12 +451,20 @@ def schedule_sequential(layers, processors, elementwise=False, time_limit=10.0):
                     "one sample at a time; lower_bound includes the critical path")
 
 
-def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
-    """All four schemes. Each free packing starts from the coarser one, so
-    layerpipe <= pipedream <= pipedream_stages holds even without a proof."""
+def schedule_pipelined(layers, processors, elementwise=False, time_limit=10.0):
+    """The three pipelined schemes, each free packing started from the coarser
+    one, so layerpipe <= pipedream <= pipedream_stages holds even without a
+    proof: (pipedream_stages, pipedream, layerpipe). The hardware runs these
+    very packings (:mod:`layerpipe.hw.processor_plan`)."""
     stages = schedule_pipedream_stages(layers, processors, elementwise)
     pipedream = schedule_pipedream(layers, processors, elementwise, time_limit, stages)
     layerpipe = schedule_layerpipe(layers, processors, elementwise, time_limit, pipedream)
+    return stages, pipedream, layerpipe
+
+
+def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
+    """All four schemes (:func:`schedule_pipelined`, and ``sequential``)."""
+    stages, pipedream, layerpipe = schedule_pipelined(layers, processors, elementwise, time_limit)
     sequential = schedule_sequential(layers, processors, elementwise, time_limit)
     return {"layerpipe": layerpipe, "pipedream": pipedream,
             "pipedream_stages": stages, "sequential": sequential}

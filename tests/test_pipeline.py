@@ -111,6 +111,7 @@ def check(cfg, lanes, n, seed, **kw):
         assert first is None, first
     assert state["status"]["beats"] == n * plan.beats_per_sample + plan.fill_beats
     assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0
+    return state
 
 
 @pytest.mark.parametrize("widths, lanes, mode", [
