@@ -110,9 +110,9 @@ class LayerState(wiring.Component):
     """
 
     def __init__(self, plan, init_weights=None, init_biases=None):
-        stage = Stage(plan, init_weights, init_biases)    # the ports, layouts and row helpers are the stage's
+        stage = Stage(plan, init_weights, init_biases)    # the ports and layouts are the stage's
         stage._MustUse__silence = True                    # never elaborated
-        self.plan, self._stage = plan, stage
+        self.plan = plan
         self.n_in, self.n_out, self.lanes, self.cols = plan.n_in, plan.n_out, plan.lanes, plan.cols
         self.passes, self.word_cols = plan.passes, plan.word_cols
         self.init_weights, self.init_biases = init_weights, init_biases
@@ -127,7 +127,7 @@ class LayerState(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        plan, stage = self.plan, self._stage
+        plan = self.plan
         P, C, n_in, n_out = self.lanes, self.cols, self.n_in, self.n_out
         if plan.word_cols != C:
             raise ValueError(f"layer {plan.layer}: a multiprocessor layer needs its lockstep plan "
@@ -197,16 +197,7 @@ class LayerState(wiring.Component):
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
         for j, b in enumerate(Stage._rows(self, self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
-        out_r = ft["r"]
-        for k in range(ForwardUnit.LATENCY):
-            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 2}")
-            m.d.sync += r_k.eq(out_r)
-            out_r = r_k
-        m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
-                     self.act_out.p.word.eq(out_r), self.act_out.p.last.eq(out_r == self.passes - 1),
-                     self.act_out.p.mask.eq(Stage._row_mask(self)[out_r]),
-                     fifo.fprime_write.eq(fwd.out.valid), fifo.fprime_word.eq(out_r),
-                     fifo.fprime_bits.eq(fwd.out.p.fprime)]
+        Stage._send_forward(self, m, fwd, fifo, ft["r"], fsw.r)
 
         # -- weight_grad: reads copy cur and a_{l-1} of the sample being trained, writes copy 1 - cur
         wt = _delayed(m, wsw, "wgrad")

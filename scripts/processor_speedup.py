@@ -13,7 +13,6 @@ model lines and RTL points, both schemes). ``--quick`` runs P = 2, 5, 6 of
 """
 import argparse
 import sys
-from pathlib import Path
 
 from layerpipe.hw import strict_json
 from layerpipe.hw.config import NetConfig, parse_widths
