@@ -109,6 +109,9 @@ class LayerState(wiring.Component):
     (module docstring); read-back reads the current one.
     """
 
+    # the stage's helpers: rows of a pass, the rows that exist, forward's results
+    _rows, _row_mask, _send_forward = Stage._rows, Stage._row_mask, Stage._send_forward
+
     def __init__(self, plan, init_weights=None, init_biases=None):
         stage = Stage(plan, init_weights, init_biases)    # the ports and layouts are the stage's
         stage._MustUse__silence = True                    # never elaborated
@@ -195,19 +198,19 @@ class LayerState(wiring.Component):
         m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(C)]
         m.d.comb += [fwd.w.eq(data["forward"]), fwd.valid.eq(ft["valid"] & fwd_en),
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
-        for j, b in enumerate(Stage._rows(self, self.bias, ft["r"])):
+        for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
-        Stage._send_forward(self, m, fwd, fifo, ft["r"], fsw.r)
+        self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
 
         # -- weight_grad: reads copy cur and a_{l-1} of the sample being trained, writes copy 1 - cur
         wt = _delayed(m, wsw, "wgrad")
         m.d.comb += [fifo.bwd_word.eq(wsw.fifo_word), fifo.bwd_group.eq(wsw.fifo_group)]
         rows_ok = Signal(P)
-        m.d.comb += rows_ok.eq(Stage._row_mask(self)[wt["r"]])
+        m.d.comb += rows_ok.eq(self._row_mask()[wt["r"]])
         m.d.comb += [wgrad.w.eq(data["weight_grad"]), wgrad.addr.eq(wt["addr"]), wgrad.valid.eq(wt["valid"] & bwd_en),
                      wgrad.lane_en.eq(Cat(*(rows_ok & wt["col_ok"][c].replicate(P) for c in range(C))))]
         m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(C)]
-        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(Stage._rows(self, agb.delta, wt["r"]))]
+        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta, wt["r"]))]
 
         units = {"forward": fwd, "weight_grad": wgrad}
         if plan.act_grad_a:
@@ -217,7 +220,7 @@ class LayerState(wiring.Component):
             m.d.comb += [aga.w.eq(data["act_grad_a"]), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
                          aga.valid.eq(bt["valid"] & bwd_en),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
-            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(Stage._rows(self, agb.delta, bt["r"]))]
+            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta, bt["r"]))]
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             units["act_grad_a"] = aga
 

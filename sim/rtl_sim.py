@@ -226,7 +226,8 @@ def plan_of(args):
     """The design of ``--manifest``, or of the config and hardware options."""
     if args.manifest is None:
         return plan_from_args(args)
-    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget") if getattr(args, name, None) is not None]
+    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget", "processors")
+             if getattr(args, name, None) is not None]
     if given or args.over_budget:
         name = (given or ["over_budget"])[0].replace("_", "-")
         raise LayerPipeError(f"manifest: the design comes from the manifest; drop --{name}")
