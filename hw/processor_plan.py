@@ -316,8 +316,10 @@ class MultiprocDesignPlan(DesignPlan):
             for t in ts:
                 tasks_of.setdefault(t.layer, {})[t.kind] = {"processor": p, "rows": t.unit.lanes,
                                                             "cols": t.unit.cols, "sweep_cycles": t.sweep_cycles}
-        # the layers' MACs run on the processors: their units are tasks, not multipliers
-        m["units"] = [{} for _ in self.layers]
+        # the layers' MACs run on the processors: a task's "unit" is the part of its
+        # processor's multipliers it uses (rows x cols), and the layer owns none
+        m["units"] = [{kind: t["rows"] * t["cols"] for kind, t in sorted(tasks_of[p.layer].items())}
+                      for p in self.layers]
         for d in m["layers"]:
             d["units"] = tasks_of[d["layer"]]
             d["multipliers"] = d["dsp_blocks"] = None
