@@ -83,19 +83,29 @@ class EpochCounters(wiring.Component):
             neg = diff[-1]
             magnitude = (diff.as_unsigned() ^ neg.replicate(len(diff))) + neg
             e = e + (Mux(live, magnitude, 0) if live is not True else magnitude)
-        with m.If(self.clear):
-            m.d.sync += [pos.eq(0), samples.eq(0), correct.eq(0), abs_error.eq(0), self.epochs_done.eq(0),
-                         best.eq(lowest)]
+        # Each register is written in one place under a reset and an enable (the write port's
+        # address and data unconditionally): conditional assignments would cost a multiplexer
+        # per bit that the flip-flops' own reset and enable inputs make unnecessary.
+        n, c = samples + 1, correct + (a_ == p.label)
+        done = valid & p.last                       # a sample's last transfer
+        epoch_end = Signal()
+        m.d.comb += [epoch_end.eq(done & (n == self.count)),
+                     wr.en.eq(epoch_end), wr.addr.eq(self.epochs_done),
+                     wr.data.samples.eq(n), wr.data.correct.eq(c), wr.data.abs_error.eq(e)]
+        with m.If(self.clear | epoch_end):
+            m.d.sync += [samples.eq(0), correct.eq(0), abs_error.eq(0)]
         with m.Elif(valid):
-            m.d.sync += [best.eq(b), arg.eq(a_), abs_error.eq(e), pos.eq(pos + self.lanes)]
+            m.d.sync += abs_error.eq(e)
             with m.If(p.last):
-                m.d.sync += [pos.eq(0), best.eq(lowest)]
-                n, c = samples + 1, correct + (a_ == p.label)
-                with m.If(n == self.count):       # the epoch's last sample
-                    m.d.comb += [wr.en.eq(1), wr.addr.eq(self.epochs_done),
-                                 wr.data.samples.eq(n), wr.data.correct.eq(c), wr.data.abs_error.eq(e)]
-                    m.d.sync += [samples.eq(0), correct.eq(0), abs_error.eq(0),
-                                 self.epochs_done.eq(self.epochs_done + 1)]
-                with m.Else():
-                    m.d.sync += [samples.eq(n), correct.eq(c)]
+                m.d.sync += [samples.eq(n), correct.eq(c)]
+        with m.If(self.clear):
+            m.d.sync += self.epochs_done.eq(0)
+        with m.Elif(epoch_end):
+            m.d.sync += self.epochs_done.eq(self.epochs_done + 1)
+        with m.If(self.clear | done):
+            m.d.sync += [pos.eq(0), best.eq(lowest)]
+        with m.Elif(valid):
+            m.d.sync += [pos.eq(pos + self.lanes), best.eq(b)]
+        with m.If(valid):
+            m.d.sync += arg.eq(a_)
         return m

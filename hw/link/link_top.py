@@ -179,36 +179,43 @@ class LinkTop(wiring.Component):
         with m.If(frx.started):
             m.d.sync += [wp.eq(count), wbase.eq(count * T), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
                          in_label.eq(0), full.eq(0), fresh.eq(0)]
-        with m.If(frx.payload.valid):
-            pb = frx.payload.p
-            with m.If((pb.index < ARG_BYTES) & idle_exec):
-                m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
-            word = Cat(acc[8:], pb.byte)              # the value so far, this byte on top
-            nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
-            with m.If(takes_samples & ~running & ~streaming & idle_exec):
-                m.d.sync += acc.eq(word)
-                with m.If(nbyte == nb - 1):
-                    m.d.sync += nbyte.eq(0)
-                    top = len(acc) // 8                  # word holds the value in its top bytes
-                    value = Mux(in_label, word >> 8 * (top - fmt.label_bytes), word >> 8 * (top - fmt.value_bytes))
-                    with m.If(wp == self.capacity):
-                        m.d.sync += full.eq(1)
-                    with m.Elif(~in_label):
-                        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
-                                     xw.en.eq(Const(1, lanes) << lane)]
-                        m.d.sync += vpos.eq(vpos + 1)
-                        with m.If(lane == lanes - 1):
-                            m.d.sync += [lane.eq(0), t.eq(t + 1)]
-                        with m.Else():
-                            m.d.sync += lane.eq(lane + 1)
-                        with m.If(vpos == n0 - 1):
-                            m.d.sync += in_label.eq(1)
+        pb = frx.payload.p
+        incoming = Cat(acc[8:], pb.byte)          # the value so far, this byte on top
+        top = len(acc) // 8                       # incoming holds the value in its top bytes
+        value = Mux(in_label, incoming >> 8 * (top - fmt.label_bytes), incoming >> 8 * (top - fmt.value_bytes))
+        nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
+        # the store's address and data unconditionally, only the enables under conditions
+        # (conditional assignments would cost a multiplexer per bit)
+        store_byte, value_done = Signal(), Signal()
+        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
+                     lw.addr.eq(wp), lw.data.eq(value),
+                     store_byte.eq(frx.payload.valid & takes_samples & ~running & ~streaming & idle_exec),
+                     value_done.eq(store_byte & (nbyte == nb - 1) & (wp != self.capacity))]
+        with m.If(value_done & ~in_label):
+            m.d.comb += xw.en.eq(Const(1, lanes) << lane)
+        with m.If(value_done & in_label):
+            m.d.comb += lw.en.eq(1)
+        with m.If(frx.payload.valid & (pb.index < ARG_BYTES) & idle_exec):
+            m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
+        with m.If(store_byte):
+            m.d.sync += acc.eq(incoming)
+            with m.If(nbyte == nb - 1):
+                m.d.sync += nbyte.eq(0)
+                with m.If(wp == self.capacity):
+                    m.d.sync += full.eq(1)
+                with m.Elif(~in_label):
+                    m.d.sync += vpos.eq(vpos + 1)
+                    with m.If(lane == lanes - 1):
+                        m.d.sync += [lane.eq(0), t.eq(t + 1)]
                     with m.Else():
-                        m.d.comb += [lw.addr.eq(wp), lw.data.eq(value), lw.en.eq(1)]
-                        m.d.sync += [in_label.eq(0), vpos.eq(0), t.eq(0), lane.eq(0), wp.eq(wp + 1),
-                                     wbase.eq(wbase + T), fresh.eq(fresh + 1)]
+                        m.d.sync += lane.eq(lane + 1)
+                    with m.If(vpos == n0 - 1):
+                        m.d.sync += in_label.eq(1)
                 with m.Else():
-                    m.d.sync += nbyte.eq(nbyte + 1)
+                    m.d.sync += [in_label.eq(0), vpos.eq(0), t.eq(0), lane.eq(0), wp.eq(wp + 1),
+                                 wbase.eq(wbase + T), fresh.eq(fresh + 1)]
+            with m.Else():
+                m.d.sync += nbyte.eq(nbyte + 1)
         whole = ~in_label & (vpos == 0) & (nbyte == 0)   # the payload ended on a sample boundary
 
         # -- on-chip order and counters
@@ -301,7 +308,7 @@ class LinkTop(wiring.Component):
         a_epoch = args[:16]
         layer_bits = max(1, (L - 1).bit_length())
         layer_sel = a_layer[:layer_bits]
-        m.d.comb += ctr.read_slot.eq(a_epoch)
+        m.d.comb += [ctr.read_slot.eq(a_epoch), order.seed.eq(a_state)]
         n_in = Array(Const(w) for w in cfg.widths[:-1])
         n_out = Array(Const(w) for w in cfg.widths[1:])
         # the weight read-back walk (of the arguments' layer and row)
@@ -325,6 +332,7 @@ class LinkTop(wiring.Component):
                        k: ctr.read_data[k] for k, _ in protocol.COUNTER_FIELDS if k != "epoch"}})}
         kinds = {k: i for i, k in enumerate(replies, 1)}    # 0: no fields (an empty reply)
         word = Signal(8 * max(CHUNK_BYTES, fmt.weight_bytes, rbytes * rlanes))
+        m.d.comb += ftx.payload.payload.eq(word[:8])
         left = Signal(range(len(word) // 8 + 1))            # bytes of ``word`` still to send
         chunk = Signal(range(max(len(c) for c in replies.values()) + 1))
         kind = Signal(range(len(kinds) + 1))
@@ -413,7 +421,7 @@ class LinkTop(wiring.Component):
                             m.d.sync += count.eq(0)
                             send(ack, head.seq, 0, FIELDS)
                         with m.Case(Cmd.START):
-                            m.d.comb += [order.load.eq(1), order.seed.eq(a_state), ctr.clear.eq(1),
+                            m.d.comb += [order.load.eq(1), ctr.clear.eq(1),
                                          start_run.eq(1)]
                             m.d.sync += [running.eq(1), epochs.eq(a_epochs), epochs_fed.eq(0), in_epoch.eq(0),
                                          run_cycles.eq(0)]
@@ -429,7 +437,7 @@ class LinkTop(wiring.Component):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
             with m.State("reply"):
-                m.d.comb += [ftx.payload.valid.eq(left != 0), ftx.payload.payload.eq(word[:8])]
+                m.d.comb += ftx.payload.valid.eq(left != 0)
                 with m.If(left != 0):
                     with m.If(ftx.payload.ready):
                         m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
