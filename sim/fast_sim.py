@@ -21,6 +21,7 @@ from . import verilator
 from .fast_harness import RESULT_DEPTH, STIMULUS_DEPTH, harness_verilog, payload_width
 from .stream_bench import field_lanes, group_results, hex_lines, sample_words, to_signed, unpack
 from .verilator.cocotb_run import watch_progress
+from .verilator.memory_files import memory_files
 
 TOPLEVEL = "layerpipe_fast_bench"
 MAIN = Path(__file__).with_name("fast_main.cpp")
@@ -41,11 +42,15 @@ def build(info, design_path, build_dir, build_args=SPEED_ARGS, make_args=MAKE_AR
     """Verilate the design at ``design_path`` (manifest ``info``) inside the fast
     harness, with the driver ``fast_main.cpp``.
 
+    Memory contents go to ``$readmemh`` files under ``build_dir/fast/memories``
+    (:func:`~layerpipe.sim.verilator.memory_files.memory_files`), rewritten on
+    every call, so a cached model always finds them.
     Returns the :class:`layerpipe.sim.verilator.Model` (cached per Verilog, options and driver).
     """
-    design = Path(design_path).read_text()
     out = Path(build_dir) / "fast"
     out.mkdir(parents=True, exist_ok=True)
+    # the initial weights as $readmemh files: on large nets they are most of the C++ to compile
+    design = memory_files(Path(design_path).read_text(), out / "memories")
     source = out / f"{info['name']}_{info['digest']}_bench.v"
     source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL))
     return verilator.build(source, TOPLEVEL, build_dir, build_args=build_args, main=MAIN, make_args=make_args)
