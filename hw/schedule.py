@@ -166,6 +166,15 @@ def communication(graph, tasks, assignment):
     return Communication(sum(received.values()) - gradients, gradients)
 
 
+def period_in_cycles(assignment, cycles, fixed):
+    """A packing's period in clock cycles: the largest processor's sum of its
+    tasks' ``cycles`` (a dict by task name: e.g. ceil(MACs / lanes) each) plus
+    ``fixed`` cycles once per period (the pipeline drain after a processor's
+    last task; tasks on one processor follow each other with no gap).
+    ``assignment``: per processor its task names."""
+    return max(sum(cycles[name] for name in names) for names in assignment) + fixed
+
+
 def lower_bound(costs, processors):
     """max(total work / P rounded up, largest task): no packing can beat it."""
     return max(-(-sum(costs) // processors), max(costs))
@@ -442,12 +451,20 @@ def schedule_sequential(layers, processors, elementwise=False, time_limit=10.0):
                     "one sample at a time; lower_bound includes the critical path")
 
 
-def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
-    """All four schemes. Each free packing starts from the coarser one, so
-    layerpipe <= pipedream <= pipedream_stages holds even without a proof."""
+def schedule_pipelined(layers, processors, elementwise=False, time_limit=10.0):
+    """The three pipelined schemes, each free packing started from the coarser
+    one, so layerpipe <= pipedream <= pipedream_stages holds even without a
+    proof: (pipedream_stages, pipedream, layerpipe). The hardware runs these
+    very packings (:mod:`layerpipe.hw.processor_plan`)."""
     stages = schedule_pipedream_stages(layers, processors, elementwise)
     pipedream = schedule_pipedream(layers, processors, elementwise, time_limit, stages)
     layerpipe = schedule_layerpipe(layers, processors, elementwise, time_limit, pipedream)
+    return stages, pipedream, layerpipe
+
+
+def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
+    """All four schemes (:func:`schedule_pipelined`, and ``sequential``)."""
+    stages, pipedream, layerpipe = schedule_pipelined(layers, processors, elementwise, time_limit)
     sequential = schedule_sequential(layers, processors, elementwise, time_limit)
     return {"layerpipe": layerpipe, "pipedream": pipedream,
             "pipedream_stages": stages, "sequential": sequential}
