@@ -9,10 +9,13 @@ beside the scheduler's model (in MACs, and in cycles for those lanes).
 writes ``processor_speedup.json`` (every row), ``processor_speedup.md`` (the
 table) and ``processor_speedup.png`` (cycles per sample and speedup over P,
 model lines and RTL points, both schemes). ``--quick`` runs P = 2, 5, 6 of
-64-32-64-10 only. Build directories are cached per design under ``build/``.
+64-32-64-10 only, ``--only NET`` one net; ``--render DIR [DIR ...]`` makes
+the table and plot in ``--out`` from the JSON rows earlier runs left in
+those folders. Build directories are cached per design under ``build/``.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from layerpipe.hw import strict_json
 from layerpipe.hw.config import NetConfig, parse_widths
@@ -22,7 +25,7 @@ from layerpipe.hw.target import dsp_budget
 
 # net -> (processor counts, data set, samples)
 NETS = {"64-32-64-10": (range(1, 7), "digits", 300),
-        "64-128-64-32-16-10": (range(2, 9), "digits", 150)}
+        "16-48-32-16-8-4": (range(2, 9), "synthetic", 200)}
 QUICK = {"64-32-64-10": ((2, 5, 6), "digits", 300)}
 LANES = 16
 # the issue's bar: RTL speedup within 10 % of the scheduler's
@@ -35,14 +38,17 @@ def measure(net, processors, mode, lanes, dataset, samples):
     plan = plan_processors(NetConfig(parse_widths(net), mode=mode), dsp_budget(), processors, lanes)
     print(f"{plan.name}: {dataset}, {samples} samples", file=sys.stderr, flush=True)
     r = simulate(plan, dataset, samples, 0)
-    procs = plan.processors
     return {"net": net, "processors": processors, "mode": mode, "lanes": lanes, "name": plan.name,
-            "assignment": [list(a) for a in procs.assignment],
-            "model_period_macs": procs.schedule.period, "model_cycles_per_sample": plan.cycles_per_sample,
-            "ideal_cycles_per_sample": procs.ideal_period_cycles,
             "rtl_cycles_per_sample": r["cycles_per_sample"], "bit_exact": r["bit_exact"],
             "mismatches": r["mismatches"], "samples": r["samples"], "dataset": dataset,
-            "accuracy": r["accuracy"], "multipliers": plan.multipliers,
+            "accuracy": r["accuracy"], "multipliers": plan.multipliers, **model_figures(plan)}
+
+
+def model_figures(plan):
+    """What the plan and the scheduler say of a design: assignment, periods, communication."""
+    procs = plan.processors
+    return {"assignment": [list(a) for a in procs.assignment], "model_period_macs": procs.schedule.period,
+            "model_cycles_per_sample": plan.cycles_per_sample, "ideal_cycles_per_sample": procs.ideal_period_cycles,
             "communication": procs.crossings(plan.widths),
             "model_communication": {"activations": procs.schedule.communication.activations,
                                     "gradients": procs.schedule.communication.gradients,
@@ -68,8 +74,8 @@ def pairs(rows):
 
 def table(pairs_):
     lines = ["| net | P | LayerPipe cycles/sample: model / RTL | PipeDream: model / RTL | speedup: scheduler (MACs) "
-             "| model (cycles) | RTL | RTL within 10 % | bit exact | values crossing processors / sample: "
-             "LayerPipe, PipeDream (+ input) |",
+             "| model (cycles) | RTL | RTL within 10 % | bit exact | values crossing processors / sample, LayerPipe, "
+             "PipeDream: RTL data paths (+ input loader; scheduler) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for q in pairs_:
         lp, pd = q["layerpipe"], q["pipedream"]
@@ -79,7 +85,8 @@ def table(pairs_):
                 ("n/a" if r["rtl_cycles_per_sample"] is None else f"{r['rtl_cycles_per_sample']:.1f}")
 
         def comm(r):
-            return f"{r['communication']['total']} (+{r['communication']['input']})"
+            c = r["communication"]
+            return f"{c['total']} (+{c['input']}; {r['model_communication']['total']})"
         rtl = "n/a" if q["speedup_rtl"] is None else f"{q['speedup_rtl']:.3f}x"
         lines.append(f"| {q['net']} | {q['processors']} | {cyc(lp)} | {cyc(pd)} | {q['speedup_model_macs']:.3f}x | "
                      f"{q['speedup_model_cycles']:.3f}x | {rtl} | {'yes' if q['within_tolerance'] else 'no'} | "
@@ -121,11 +128,22 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quick", action="store_true", help="64-32-64-10 at P = 2, 5, 6 only")
     p.add_argument("--lanes", type=int, default=LANES, help=f"multipliers per processor (default {LANES})")
+    p.add_argument("--only", choices=tuple(NETS), help="measure this net only")
+    p.add_argument("--render", nargs="+", metavar="DIR", help="no runs: tabulate the rows of these folders")
     args = p.parse_args(argv)
     out = check_output(args.out, "out", folder=True)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for net, (ps, dataset, samples) in (QUICK if args.quick else NETS).items():
+    nets = QUICK if args.quick else {k: v for k, v in NETS.items() if args.only in (None, k)}
+    if args.render:
+        nets = {}
+        for folder in args.render:
+            rows += strict_json.loads((Path(folder) / "processor_speedup.json").read_text())["rows"]
+        for r in rows:      # the model's figures as this version of the scheduler gives them
+            plan = plan_processors(NetConfig(parse_widths(r["net"]), mode=r["mode"]), dsp_budget(),
+                                   r["processors"], r["lanes"], assignment=r["assignment"])
+            r.update(model_figures(plan))
+    for net, (ps, dataset, samples) in nets.items():
         for processors in ps:
             for mode in MODES:
                 rows.append(measure(net, processors, mode, args.lanes, dataset, samples))

@@ -166,3 +166,19 @@ def test_random_wide_processor_designs_are_bit_exact_in_verilator(seed, tmp_path
         r = simulate(plan, "synthetic", 40, seed)
         assert r["bit_exact"], r["first_mismatch"]
         assert r["cycles_per_sample"] == plan.cycles_per_sample
+
+
+@pytest.mark.parametrize("widths", [(64, 32, 64, 10), (5, 7, 4, 3)])
+def test_values_crossing_processors_match_the_schedulers_communication(widths):
+    """The gateware's data paths (counted by ``crossings``) against the scheduler's task graph:
+    the same activations and gradients, except a_0, which the input loader writes into layer 1's
+    delay FIFO for F_1 and W_1 (the scheduler keeps it where F_1 runs and counts it if W_1 is elsewhere)."""
+    for mode in MODES:
+        for processors in range(1, len(scheme_tasks(mlp(widths).layers, mode)) + 1):
+            procs = plan_of(widths, mode, processors, 4).processors
+            where = {t.name: p for p, ts in enumerate(procs.tasks) for t in ts}
+            split = where["F1"] != where["W1"]
+            c, s = procs.crossings(widths), procs.schedule.communication
+            assert c["gradients"] == s.gradients
+            assert c["activations"] + (widths[0] if split else 0) == s.activations
+            assert c["input"] == widths[0] * (2 if split else 1)
