@@ -69,7 +69,8 @@ def pairs(rows):
         out.append({"net": net, "processors": p, "layerpipe": lp, "pipedream": pd, "speedup_model_macs": macs,
                     "speedup_model_cycles": pd["model_cycles_per_sample"] / lp["model_cycles_per_sample"],
                     "speedup_rtl": rtl, "within_tolerance": None if rtl is None else abs(rtl / macs - 1) <= TOLERANCE})
-    return out
+    nets = list(dict.fromkeys(r["net"] for r in rows))
+    return sorted(out, key=lambda q: (nets.index(q["net"]), q["processors"]))
 
 
 def table(pairs_):
