@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -74,3 +74,14 @@ def adder_tree_to(values, n):
 def adder_tree(values):
     """The exact sum of ``values`` as a balanced tree of adders, depth ceil(log2(len(values)))."""
     return adder_tree_to(values, 1)[0]
+
+
+def times_constant(x, k):
+    """``x * k`` for an unsigned Amaranth value ``x`` and an integer constant ``k`` >= 0, as
+    a sum of shifted copies of ``x`` (one per set bit of ``k``), so that an address or byte
+    count scaled by a constant takes a few adders, not a DSP block (yosys's ``mul2dsp``
+    puts every ``$mul`` of operands 2 bits or wider on one, constants included)."""
+    if k < 0:
+        raise ValueError(f"times_constant: k {k} must be >= 0")
+    terms = [x << s for s in range(k.bit_length()) if k >> s & 1]
+    return adder_tree(terms) if terms else Const(0, 1)

@@ -4,6 +4,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import LayerPipeError
+from ..mac_array import times_constant
 from . import protocol
 from .block_ram import block_ram
 from .epoch_counters import EpochCounters, counters_layout
@@ -177,7 +178,7 @@ class LinkTop(wiring.Component):
         takes_samples = (head.type == Cmd.WRITE) | (head.type == Cmd.STREAM)
         idle_exec = Signal()
         with m.If(frx.started):
-            m.d.sync += [wp.eq(count), wbase.eq(count * T), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
+            m.d.sync += [wp.eq(count), wbase.eq(times_constant(count, T)), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
                          in_label.eq(0), full.eq(0), fresh.eq(0)]
         pb = frx.payload.p
         incoming = Cat(acc[8:], pb.byte)          # the value so far, this byte on top
@@ -232,7 +233,7 @@ class LinkTop(wiring.Component):
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
-        m.d.comb += [xr.addr.eq(idx * T + ft + fire), lr.addr.eq(idx),
+        m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
                      pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
         if lanes > 1:
             m.d.comb += pipe.samples.p.x.eq(x_data)
@@ -440,7 +441,7 @@ class LinkTop(wiring.Component):
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
                             m.d.sync += [streaming.eq(1), stream_left.eq(fresh)]
-                            send(ack, head.seq, _times(fresh, fmt.outputs * rbytes), RESULTS)
+                            send(ack, head.seq, times_constant(fresh, fmt.outputs * rbytes), RESULTS)
             with m.State("start_reply"):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
@@ -481,13 +482,6 @@ class LinkTop(wiring.Component):
                 with m.If(~streaming):
                     m.next = "idle"
         return m
-
-
-def _times(value, k):
-    """``value * k`` for a constant ``k`` as shifts and adds: yosys would take a DSP block
-    for it (``synth_ice40 -dsp``), one the pipeline's multipliers may need."""
-    terms = [value << i for i in range(k.bit_length()) if k >> i & 1]
-    return sum(terms[1:], terms[0]) if terms else Const(0)
 
 
 def _chunks(fields, values):
