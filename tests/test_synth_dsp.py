@@ -1,5 +1,5 @@
-"""The plan's DSP blocks against the DSP cells yosys maps (``synth_ecp5``,
-``synth_ice40 -dsp``) for a whole small design: the pipeline with its
+"""The plan's DSP blocks against the DSP cells yosys maps (``synth_ecp5``)
+for a whole small design: the pipeline with its
 read-back and the host link in front of it. Every multiplier of the design
 is a MAC-array lane; nothing else (addresses, byte counts, the read-back's
 location of a weight) may take a DSP block, or the board's budget is
