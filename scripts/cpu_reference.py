@@ -189,12 +189,16 @@ def build_c(build_dir=BUILD_DIR):
     key = hashlib.sha256(source + " ".join((cc, version) + C_FLAGS).encode()).hexdigest()[:12]
     exe = Path(build_dir) / f"cpu_sgd-{key}"
     if not exe.exists():
+        # compiled in a folder of its own and renamed into place, so that two runs at once (pytest -n 2)
+        # never execute or compile over a half-written file
         exe.parent.mkdir(parents=True, exist_ok=True)
-        src = exe.parent / f"cpu_sgd-{key}.c"
-        src.write_bytes(source)
-        r = subprocess.run([cc, *C_FLAGS, "-o", str(exe), str(src)], capture_output=True, text=True)
-        if r.returncode:
-            raise LayerPipeError(f"c: {cc} {' '.join(C_FLAGS)} failed: {r.stderr.strip().splitlines()[-1:]}")
+        with tempfile.TemporaryDirectory(dir=exe.parent) as tmp:
+            src, out = Path(tmp) / f"cpu_sgd-{key}.c", Path(tmp) / exe.name
+            src.write_bytes(source)
+            r = subprocess.run([cc, *C_FLAGS, "-o", str(out), str(src)], capture_output=True, text=True)
+            if r.returncode:
+                raise LayerPipeError(f"c: {cc} {' '.join(C_FLAGS)} failed: {r.stderr.strip().splitlines()[-1:]}")
+            os.replace(out, exe)
     return exe
 
 
