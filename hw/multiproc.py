@@ -55,18 +55,17 @@ from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit
 from .mac_array import MacArray
 from .pipeline import Pipeline
-from .plan import stage_latency
+from .plan import stage_latency, task_operands
+from .processor_plan import TASK_OF
 from .stage import Stage
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
 
 
-def task_operands(plan, kind):
-    """(a_width, b_width) of a task unit's products: forward W x a, weight_grad delta x a,
-    act_grad_a W x delta."""
-    return {"forward": (plan.weight.width, plan.act.width), "weight_grad": (plan.grad.width, plan.act.width),
-            "act_grad_a": (plan.weight.width, plan.grad.width)}[kind]
+def unit_operands(plan, kind):
+    """(a_width, b_width) of the products of a layer's task unit ``kind`` (plan.task_operands)."""
+    return task_operands((TASK_OF[kind],), plan.act, plan.weight, plan.grad)
 
 
 def layer_kinds(plan):
@@ -125,7 +124,7 @@ class LayerState(wiring.Component):
         for kind in layer_kinds(plan):
             members[f"{kind}_go"] = In(1)
             members[f"{kind}_final"] = Out(1)
-            members[f"{kind}_mac"] = In(MacArray.signature_of(n, *task_operands(plan, kind)))
+            members[f"{kind}_mac"] = In(MacArray.signature_of(n, *unit_operands(plan, kind)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -328,7 +327,7 @@ class MultiprocPipeline(Pipeline):
         aw, bw = plan.operand_widths
         self.processors = [
             Processor(plan.processors.lanes,
-                      [(t.unit.multipliers, *task_operands(plan.layers[t.layer - 1], t.kind)) for t in tasks], aw, bw)
+                      [(t.unit.multipliers, *unit_operands(plan.layers[t.layer - 1], t.kind)) for t in tasks], aw, bw)
             for tasks in plan.processors.tasks]
 
     def elaborate(self, platform):

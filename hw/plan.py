@@ -110,7 +110,19 @@ class UnitPlan:
         return passes_of(n_out, self.lanes) * words_of(n_in, self.cols) * len(self.tasks)
 
 
-def _unit(name, tasks, lanes, cols, a_width, b_width, target):
+# a task's products (DESIGN.md 4): forward W x a, weight gradient delta x a, activation gradient W x delta
+_OPERANDS = {"F": ("weight", "act"), "W": ("grad", "act"), "B(a)": ("weight", "grad")}
+
+
+def task_operands(tasks, act, weight, grad):
+    """(a_width, b_width) in bits of the products of ``tasks`` (names "F", "W", "B(a)") on one MAC
+    array, given the number formats: the widest of each operand over the tasks."""
+    formats = {"act": act, "weight": weight, "grad": grad}
+    return tuple(max(formats[_OPERANDS[t][k]].width for t in tasks) for k in (0, 1))
+
+
+def _unit(name, tasks, lanes, cols, act, weight, grad, target):
+    a_width, b_width = task_operands(tasks, act, weight, grad)
     return UnitPlan(name, tasks, lanes, cols, a_width, b_width,
                     lanes * cols * target.dsp_blocks_per_product(a_width, b_width))
 
@@ -121,14 +133,14 @@ def _units(lanes, cols, backward, act, weight, grad, act_grad_a, target):
     sweep. ``b_then_w`` (PipeDream's backward as one task): forward
     ``lanes`` x ``cols`` and one backward unit of ``lanes`` x ``2 cols`` that
     runs B(a), then W: the same multipliers as lockstep's two."""
-    units = [_unit("forward", ("F",), lanes, cols, weight.width, act.width, target)]
+    units = [_unit("forward", ("F",), lanes, cols, act, weight, grad, target)]
     if backward == "b_then_w":
         units.append(_unit("backward (B then W)", ("B(a)", "W"), lanes, cols * BACKWARD_COLS[backward],
-                           max(weight.width, grad.width), max(grad.width, act.width), target))
+                           act, weight, grad, target))
         return tuple(units)
-    units.append(_unit("weight_grad", ("W",), lanes, cols, grad.width, act.width, target))
+    units.append(_unit("weight_grad", ("W",), lanes, cols, act, weight, grad, target))
     if act_grad_a:
-        units.append(_unit("act_grad_a", ("B(a)",), lanes, cols, weight.width, grad.width, target))
+        units.append(_unit("act_grad_a", ("B(a)",), lanes, cols, act, weight, grad, target))
     return tuple(units)
 
 

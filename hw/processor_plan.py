@@ -33,12 +33,14 @@ import json
 from dataclasses import dataclass, replace
 
 from .errors import LayerPipeError
-from .plan import DesignPlan, UnitPlan, _unit, layer_plans, passes_of, stage_latency, words_of
+from .plan import DesignPlan, UnitPlan, _unit, layer_plans, passes_of, stage_latency, task_operands, words_of
 from .schedule import MAX_PROCESSORS, period_in_cycles, schedule_pipelined, scheme_tasks
 from .zoo import mlp
 
 MODES = ("layerpipe", "pipedream")
 KINDS = {"F": "forward", "W": "weight_grad", "B": "act_grad_a"}
+# task kind -> its name in the design plan's units (and in task_operands)
+TASK_OF = {"forward": "F", "weight_grad": "W", "act_grad_a": "B(a)"}
 
 
 def processor_shape(n_in, n_out, lanes):
@@ -234,9 +236,7 @@ def plan_processors(cfg, target, processors, lanes, assignment=None, allow_over_
         here = []
         for name in (h for n in names for h in hardware_tasks(n)):
             p = plans[int(name[1:].split("(")[0]) - 1]
-            operands = {"F": (cfg.weight.width, cfg.act.width), "W": (cfg.grad.width, cfg.act.width),
-                        "B": (cfg.weight.width, cfg.grad.width)}[name[0]]
-            unit = _unit(name, (name[0] if name[0] != "B" else "B(a)",), p.lanes, p.cols, *operands, target)
+            unit = _unit(name, (TASK_OF[KINDS[name[0]]],), p.lanes, p.cols, cfg.act, cfg.weight, cfg.grad, target)
             here.append(ProcessorTask(name, p.layer, KINDS[name[0]], unit, unit.sweep_cycles(p.n_in, p.n_out),
                                       p.n_in * p.n_out, p.weight_words, p.banks))
         tasks.append(tuple(here))
@@ -282,7 +282,7 @@ class MultiprocDesignPlan(DesignPlan):
     def operand_widths(self):
         """The processors' MAC operand widths: the widest of every task's."""
         c = self.config
-        return max(c.weight.width, c.grad.width), max(c.act.width, c.grad.width)
+        return task_operands(tuple(TASK_OF.values()), c.act, c.weight, c.grad)
 
     @property
     def dsp_blocks(self):

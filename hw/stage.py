@@ -8,7 +8,7 @@ from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit, pass_layout
 from .mac_array import MacArray
-from .plan import stage_latency
+from .plan import stage_latency, task_operands
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
 from .weight_memory import WeightMemory
@@ -229,8 +229,8 @@ class Stage(wiring.Component):
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
-                m.submodules.bwd_mac = mac = MacArray(n, max(plan.weight.width, plan.grad.width),
-                                                      max(plan.grad.width, plan.act.width))
+                m.submodules.bwd_mac = mac = MacArray(n, *task_operands(("B(a)", "W"), plan.act, plan.weight,
+                                                                        plan.grad))
                 for k in range(n):
                     m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),
