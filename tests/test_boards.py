@@ -72,6 +72,32 @@ def test_board_top_elaborates_with_its_platform(name):
     Fragment.get(top, platform)
 
 
+def test_synth_plans_a_multiprocessor_design_for_the_board(tmp_path):
+    """synth --processors P --lanes N plans the scheduler's assignment on the board's device, and the
+    manifest of such a design (from generate) is planned again with its processors, not without them."""
+    import argparse
+
+    from layerpipe.boards.board import BoardTop
+    from layerpipe.hw import generator
+    from layerpipe.scripts import synth
+    p = argparse.ArgumentParser()
+    synth.add_arguments(p)
+    args = ["--board", "ulx3s-85f", "--net", "8-6-5-3", "--processors", "2", "--lanes", "4", "--mode", "pipedream"]
+    b, plan = synth.resolve(p.parse_args(args))
+    info = plan.manifest()
+    assert info["processors"]["count"] == 2 and info["processors"]["lanes"] == 4
+    assert info["target"]["name"] == "ecp5-85f" and info["dsp_blocks"] == 8
+    generate = layerpipe("generate", *args[2:], "--board", "ulx3s-85f", "--out", str(tmp_path))
+    assert generate.returncode == 0, generate.stderr
+    _, again = synth.resolve(p.parse_args(["--board", "ulx3s-85f", "--manifest", str(tmp_path / "manifest.json")]))
+    assert again.manifest() == info
+    Fragment.get(BoardTop(b, generator.build(plan)), b.platform())
+    r = layerpipe("synth", "--board", "ulx3s-85f", "--manifest", str(tmp_path / "manifest.json"), "--processors", "3")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "layerpipe: error: manifest: --processors cannot be combined with --manifest (the manifest names the "
+        "design) (board ulx3s-85f)"]
+
+
 def test_board_lookup_names_the_known_boards():
     from layerpipe.hw.target import BOARD_TARGETS
     assert set(BOARDS) == set(BOARD_TARGETS)
