@@ -23,11 +23,21 @@ from layerpipe.sim.bit_exact import first_difference
 from layerpipe.sim.rtl_sim import prepare, simulate
 
 # name -> (Verilator options, make variables of the model's C++)
+_PORTABLE = ("OPT_FAST=-O2",)     # the C++ for any x86-64, not this CPU
+_LTO = "-O2 -march=native -flto"
 VARIANTS = {
     "default": (fast_sim.SPEED_ARGS, fast_sim.MAKE_ARGS),
-    "C++ at the wheel's -Os": (fast_sim.SPEED_ARGS, ("OPT_FAST=-Os",)),
-    "C++ at -O3": (fast_sim.SPEED_ARGS, ("OPT_FAST=-O3",)),
-    "no -O3 --x-assign fast --x-initial fast": ((), fast_sim.MAKE_ARGS),
+    "without -march=native": (fast_sim.SPEED_ARGS, _PORTABLE),
+    "without --output-split 0 --output-split-cfuncs 0": (fast_sim.OPTIMISE_ARGS, fast_sim.MAKE_ARGS),
+    "without either (the default before)": (fast_sim.OPTIMISE_ARGS, _PORTABLE),
+    "C++ at the wheel's -Os": (fast_sim.SPEED_ARGS, ("OPT_FAST=-Os -march=native",)),
+    "C++ at -O3": (fast_sim.SPEED_ARGS, ("OPT_FAST=-O3 -march=native",)),
+    "link-time optimisation (-flto)": (fast_sim.SPEED_ARGS, (f"OPT_FAST={_LTO}", f"OPT_GLOBAL={_LTO}",
+                                                            f"USER_LDFLAGS={_LTO}")),
+    "no -O3 --x-assign fast --x-initial fast": (fast_sim.ONE_FUNCTION_ARGS, fast_sim.MAKE_ARGS),
+    "--x-assign 0 --x-initial 0": (("-O3", "--x-assign", "0", "--x-initial", "0") + fast_sim.ONE_FUNCTION_ARGS,
+                                   fast_sim.MAKE_ARGS),
+    "-fno-dfg (Verilator's data-flow optimisation off)": (fast_sim.SPEED_ARGS + ("-fno-dfg",), fast_sim.MAKE_ARGS),
     "--threads 2": (fast_sim.SPEED_ARGS + ("--threads", "2"), fast_sim.MAKE_ARGS),
 }
 

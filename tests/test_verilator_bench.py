@@ -114,6 +114,21 @@ def test_second_build_of_the_same_design_is_skipped(model, verilog_file):
     assert by_key.cached and by_key.path == model.path and by_key.seconds < 0.5
 
 
+def test_a_model_built_for_this_cpu_is_never_reused_on_another_cpu(monkeypatch):
+    from layerpipe.sim.verilator import build_cache
+    resolved = build_cache.native_target()     # what the compiler makes of -march=native here
+    assert re.search(r"-march=(?!native)\w", resolved), resolved
+    text, native, portable = "module m(); endmodule", ["OPT_FAST=-O2 -march=native"], ["OPT_FAST=-O2"]
+    keys = {}
+    for cpu in ("-march=znver3 -mavx512f", "-march=skylake -mno-avx512f"):
+        monkeypatch.setattr(build_cache, "native_target", lambda cpu=cpu: cpu)
+        keys[cpu] = (build_cache.config_key(text, "m", build_args=native),
+                     build_cache.config_key(text, "m", build_args=portable))
+    (here_native, here_portable), (there_native, there_portable) = keys.values()
+    assert here_native != there_native          # another CPU: another cache directory
+    assert here_portable == there_portable      # a portable build is shared
+
+
 def passthrough_params(samples, gap=0.0, backpressure=0.0, seed=0):
     return {"samples": samples, "gap": gap, "backpressure": backpressure, "seed": seed,
             "in_fields": payload_fields(sample_layout(WIDTH)),

