@@ -5,9 +5,11 @@ words and final weights compared with the default build's (which
 
 ``python -m layerpipe.scripts.sim_options [--net 64-32-10] [--dataset digits] [--samples 1437] [--repeat 3] [--json]``
 
-Each variant is built from scratch in a temporary folder; each run is
-repeated and the fastest kept (the machine is shared: the CPU-time figure
-carries over, the wall-clock one depends on the load). A benchmark, not a test.
+Each variant is built from scratch in a temporary folder; then every variant
+runs once per round, ``--repeat`` rounds, and each keeps its fastest run (the
+machine is shared: rounds spread a burst of load over all variants; the
+CPU-time figure carries over, the wall-clock one depends on the load). A
+benchmark, not a test.
 """
 import argparse
 import json
@@ -52,19 +54,21 @@ def measure(net, dataset, samples, repeat, variants=VARIANTS):
         _, _, stream, _, _ = prepare(plan.config, dataset, samples, plan.config.seed)
         out = Path(tmp) / "generated" / plan.digest
         info = generator.generate(plan, out)
-        reference = None
+        models = {name: fast_sim.build(info, out / f"{plan.name}.v", Path(tmp) / name.replace(" ", "_"),
+                                       build_args=build_args, make_args=make_args)
+                  for name, (build_args, make_args) in variants.items()}
+        runs = {name: [] for name in variants}
+        for _ in range(repeat):     # in rounds, so that a burst of load does not fall on one variant only
+            for name, model in models.items():
+                runs[name].append(fast_sim.run(model, info, stream))
+        reference = next(iter(runs.values()))[0]
         for name, (build_args, make_args) in variants.items():
-            model = fast_sim.build(info, out / f"{plan.name}.v", Path(tmp) / name.replace(" ", "_"),
-                                   build_args=build_args, make_args=make_args)
-            runs = [fast_sim.run(model, info, stream) for _ in range(repeat)]
-            if reference is None:
-                reference = runs[0]
-            same = all(first_difference(reference[k], r[k], item=k) is None for r in runs
+            same = all(first_difference(reference[k], r[k], item=k) is None for r in runs[name]
                        for k in ("results", "weights"))
             rows.append({"variant": name, "verilator_args": list(build_args), "make_args": list(make_args),
-                         "build_seconds": model.seconds, "cycles": runs[0]["cycles"],
-                         "cycles_per_cpu_s": max(r["cycles"] / r["run_cpu_seconds"] for r in runs),
-                         "cycles_per_s": max(r["cycles"] / r["run_seconds"] for r in runs),
+                         "build_seconds": models[name].seconds, "cycles": runs[name][0]["cycles"],
+                         "cycles_per_cpu_s": max(r["cycles"] / r["run_cpu_seconds"] for r in runs[name]),
+                         "cycles_per_s": max(r["cycles"] / r["run_seconds"] for r in runs[name]),
                          "same_bits": same})
     return {"net": net, "dataset": dataset, "samples": samples, "repeat": repeat,
             "bit_exact": checked["bit_exact"], "load_average": os.getloadavg(), "rows": rows}
