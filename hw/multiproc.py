@@ -44,7 +44,7 @@ The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves
 in that last cycle, W's write-back 2 cycles earlier), as a stage's beat does.
 """
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -134,7 +134,7 @@ class LayerState(wiring.Component):
         if plan.word_cols != C:
             raise ValueError(f"layer {plan.layer}: a multiprocessor layer needs its lockstep plan "
                              f"(word_cols {plan.word_cols} != cols {C})")
-        n, D = P * C, plan.weight_words
+        D = plan.weight_words
 
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay, n_out, P,
                                                    store_fprime=plan.hidden, fwd_reads=C, bwd_reads=C)
@@ -179,16 +179,15 @@ class LayerState(wiring.Component):
         data = {kind: Signal.like(self.read_data, name=f"{kind}_w") for kind in sweeps}
         addr = {kind: sw.addr + read_base for kind, sw in sweeps.items()}
         addr["forward"] = Mux(fsw.active, fsw.addr, self.read_addr) + read_base   # read-back while idle
-        for b in range(n):
-            init = layout.bank_init(b)
-            bank = memory.Memory(shape=signed(plan.weight.width), depth=2 * max(D, 1), init=init + init)
-            m.submodules[f"bank{b}"] = bank
-            wr = bank.write_port()
-            m.d.comb += [wr.addr.eq(wgrad.write_addr + write_base), wr.data.eq(wgrad.write_data[b]),
-                         wr.en.eq(wgrad.write_en[b])]
-            for kind in sweeps:
-                rd = bank.read_port()
-                m.d.comb += [rd.addr.eq(addr[kind]), data[kind][b].eq(rd.data)]
+        # one memory of every bank's value per word (a write enable per bank): see WeightMemory
+        init = layout.word_init()
+        m.submodules.banks = mem = memory.Memory(shape=layout.word_layout, depth=2 * max(D, 1), init=init + init)
+        wr = mem.write_port(granularity=1)
+        m.d.comb += [wr.addr.eq(wgrad.write_addr + write_base), wr.data.eq(wgrad.write_data),
+                     wr.en.eq(wgrad.write_en)]
+        for kind in sweeps:
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(addr[kind]), data[kind].eq(rd.data)]
         m.d.comb += self.read_data.eq(data["forward"])
 
         # -- forward: as in the stage, on the processor's multipliers

@@ -7,7 +7,11 @@ from .plan import passes_of, words_of
 
 
 class WeightMemory(wiring.Component):
-    """The weights of one layer in ``cols * lanes`` banks, one copy.
+    """The weights of one layer in ``cols * lanes`` banks, one copy: one memory
+    whose word holds every bank's value, with a write enable per bank, so that
+    the sweep's address drives one memory (yosys maps it onto a few wide block
+    RAMs; as ``banks`` separate memories the ECP5 build put them in ~900 LUT-RAM
+    cells that all took the address, and did not finish routing).
 
     Row lane ``j`` holds rows ``j, j + lanes, j + 2 lanes, ...``; with
     ``cols`` > 1 its row is spread over ``cols`` banks by column, so that one
@@ -83,31 +87,38 @@ class WeightMemory(wiring.Component):
             self._banked[b, word] = np.asarray(self._init, dtype=np.int64)
         return self._banked[bank].tolist()
 
+    @property
+    def word_layout(self):
+        """One word of every bank: ``ArrayLayout(signed(width), banks)``."""
+        return data.ArrayLayout(signed(self.width), self.banks)
+
+    def word_init(self):
+        """Initial contents as words (per address, every bank's value), for a memory of
+        :attr:`word_layout`; ``[]`` (zeros) without initial weights."""
+        if self._init is None:
+            return []
+        return [list(w) for w in zip(*(self.bank_init(b) for b in range(self.banks)))]
+
     def elaborate(self, platform):
         m = Module()
-        fwd_words = []
-        for b in range(self.banks):
-            bank = memory.Memory(shape=signed(self.width), depth=self.depth, init=self.bank_init(b))
-            m.submodules[f"bank{b}"] = bank
-            rd = bank.read_port()
-            wr = bank.write_port()
-            m.d.comb += [
-                rd.addr.eq(self.read_addr),
-                self.read_data[b].eq(rd.data),
-                wr.addr.eq(self.write_addr),
-                wr.data.eq(self.write_data[b]),
-                wr.en.eq(self.write_en[b]),
-            ]
-            if self.fwd_cols < self.cols:
-                fwd = bank.read_port()
-                m.d.comb += fwd.addr.eq(self.fwd_addr)
-                fwd_words.append(fwd.data)
+        m.submodules.banks = mem = memory.Memory(shape=self.word_layout, depth=self.depth, init=self.word_init())
+        rd = mem.read_port()
+        wr = mem.write_port(granularity=1)             # one enable per bank (array element)
+        m.d.comb += [
+            rd.addr.eq(self.read_addr),
+            self.read_data.eq(rd.data),
+            wr.addr.eq(self.write_addr),
+            wr.data.eq(self.write_data),
+            wr.en.eq(self.write_en),
+        ]
         if self.fwd_cols < self.cols:
+            fwd = mem.read_port()
+            m.d.comb += fwd.addr.eq(self.fwd_addr)
             group = Signal.like(self.fwd_group)
             m.d.sync += group.eq(self.fwd_group)
             F, P = self.fwd_cols, self.lanes
             for k in range(F * P):
                 c, j = divmod(k, P)
                 m.d.comb += self.fwd_data[k].eq(
-                    Array(fwd_words[(g * F + c) * P + j] for g in range(self.cols // F))[group])
+                    Array(fwd.data[(g * F + c) * P + j] for g in range(self.cols // F))[group])
         return m
