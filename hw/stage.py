@@ -47,7 +47,8 @@ class Stage(wiring.Component):
     data arrives in the cycle its columns are issued, and the write-back comes
     d cycles after that. So forward too sees the weights of the previous beat;
     and the beat's last write-back (d cycles after the last column) commits
-    before the next beat's first read (``stage_latency()`` > d cycles after it).
+    before the next beat's first read, at the edge after the next ``start``
+    (``stage_latency()`` > d cycles after the last column).
 
     Biases live in registers and are updated in the last cycle of the beat,
     long after forward has read them.
