@@ -37,12 +37,18 @@ unchanged and every bit must match it:
   buffer during period k; ``act_grad_b`` turns the whole buffer into delta_l
   in the first cycle of period k+1, before any task of k+1 can write it
   again (a sweep's first output comes cycles later), and W_l and B_l(a) read
-  only delta: double-buffered;
+  only delta (in the load cycle the value being loaded, act_grad_b's
+  ``delta_now``): double-buffered;
 - biases: updated in the period's last cycle, after every forward read them.
 
 The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves
 in that last cycle, W's write-back 2 cycles earlier), as a stage's beat does.
+The sweeps address the memories (weights, delay FIFO) with the next values
+of their counters (:class:`~layerpipe.hw.sweep.Sweep`), so a column's words
+arrive in the cycle it is issued; the next period's first read is addressed
+in the period's last cycle, which therefore reads copy ``cur`` as it is
+after the flip (``cur_now``).
 """
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
@@ -71,14 +77,6 @@ def unit_operands(plan, kind):
 def layer_kinds(plan):
     """The task kinds of a layer: forward, weight_grad and (past layer 1) act_grad_a."""
     return ("forward", "weight_grad") + (("act_grad_a",) if plan.act_grad_a else ())
-
-
-def _delayed(m, sw, side):
-    """The sweep's column position, one cycle later: when the memory's data arrives."""
-    fields = dict(valid=sw.active, r=sw.r, i=sw.i, t=sw.t, addr=sw.addr, col_ok=sw.col_ok)
-    t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
-    m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
-    return t1
 
 
 class LayerState(wiring.Component):
@@ -177,8 +175,8 @@ class LayerState(wiring.Component):
         # a read-back address may come in the period's last cycle already: it reads the copy just written
         read_base, write_base = Mux(cur_now, D, 0), Mux(cur, 0, D)
         data = {kind: Signal.like(self.read_data, name=f"{kind}_w") for kind in sweeps}
-        addr = {kind: sw.addr + read_base for kind, sw in sweeps.items()}
-        addr["forward"] = Mux(fsw.active, fsw.addr, self.read_addr) + read_base   # read-back while idle
+        addr = {kind: sw.next_addr + read_base for kind, sw in sweeps.items()}
+        addr["forward"] = Mux(fsw.next_active, fsw.next_addr, self.read_addr) + read_base   # read-back while idle
         # one memory of every bank's value per word (a write enable per bank): see WeightMemory
         init = layout.word_init()
         m.submodules.banks = mem = memory.Memory(shape=layout.word_layout, depth=2 * max(D, 1), init=init + init)
@@ -191,8 +189,8 @@ class LayerState(wiring.Component):
         m.d.comb += self.read_data.eq(data["forward"])
 
         # -- forward: as in the stage, on the processor's multipliers
-        ft = _delayed(m, fsw, "fwd")
-        m.d.comb += [fifo.fwd_word.eq(fsw.fifo_word), fifo.fwd_group.eq(fsw.fifo_group)]
+        ft = fsw.issued()
+        m.d.comb += [fifo.fwd_word.eq(fsw.next_fifo_word), fifo.fwd_group.eq(fsw.next_fifo_group)]
         m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(C)]
         m.d.comb += [fwd.w.eq(data["forward"]), fwd.valid.eq(ft["valid"] & fwd_en),
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
@@ -201,24 +199,24 @@ class LayerState(wiring.Component):
         self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
 
         # -- weight_grad: reads copy cur and a_{l-1} of the sample being trained, writes copy 1 - cur
-        wt = _delayed(m, wsw, "wgrad")
-        m.d.comb += [fifo.bwd_word.eq(wsw.fifo_word), fifo.bwd_group.eq(wsw.fifo_group)]
+        wt = wsw.issued()
+        m.d.comb += [fifo.bwd_word.eq(wsw.next_fifo_word), fifo.bwd_group.eq(wsw.next_fifo_group)]
         rows_ok = Signal(P)
         m.d.comb += rows_ok.eq(self._row_mask()[wt["r"]])
         m.d.comb += [wgrad.w.eq(data["weight_grad"]), wgrad.addr.eq(wt["addr"]), wgrad.valid.eq(wt["valid"] & bwd_en),
                      wgrad.lane_en.eq(Cat(*(rows_ok & wt["col_ok"][c].replicate(P) for c in range(C))))]
         m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(C)]
-        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta, wt["r"]))]
+        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta_now, wt["r"]))]
 
         units = {"forward": fwd, "weight_grad": wgrad}
         if plan.act_grad_a:
             m.submodules.act_grad_a = aga = ActGradA(P, plan.weight, plan.grad, n_in, self.passes,
                                                      plan.g_acc_width, own_mac=False, cols=C)
-            bt = _delayed(m, sweeps["act_grad_a"], "agrad")
+            bt = sweeps["act_grad_a"].issued()
             m.d.comb += [aga.w.eq(data["act_grad_a"]), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
                          aga.valid.eq(bt["valid"] & bwd_en),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
-            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta, bt["r"]))]
+            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta_now, bt["r"]))]
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             units["act_grad_a"] = aga
 
@@ -246,10 +244,10 @@ class Processor(wiring.Component):
     final<k> : In(1)         task k issues its last column this cycle
     mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (1 cycle)
 
-    The operands a task presents reach the array one cycle after its sweep
-    issued their address (the memory read), so the multiplexer follows the
-    running task one cycle late; task k+1's first operands arrive the cycle
-    after task k's last: no gap and no overlap.
+    The operands a task presents reach the array in the cycle its sweep
+    issues their column (the sweeps address the memories with their next
+    values), so the multiplexer follows the running task; task k+1's first
+    operands arrive the cycle after task k's last: no gap and no overlap.
     """
 
     def __init__(self, lanes, tasks, a_width, b_width):
@@ -268,10 +266,8 @@ class Processor(wiring.Component):
         if K == 0:
             return m
         m.submodules.mac_array = mac = MacArray(self.lanes, self.a_width, self.b_width)
-        cur = Signal(range(max(K, 2)))        # the task whose sweep runs
-        sel = Signal.like(cur)                # the task whose operands reach the array
-        m.d.sync += sel.eq(cur)
-        with m.Switch(sel):
+        cur = Signal(range(max(K, 2)))        # the task whose sweep runs: its operands reach the array
+        with m.Switch(cur):
             for k, (n, _, _) in enumerate(self.tasks):
                 with m.Case(k):
                     port = getattr(self, f"mac{k}")

@@ -341,13 +341,17 @@ def test_act_grad_b(n, in_lanes, fmts, seed):
         loads.append(len(cycles) - 1)
         expect.append(list(ar.act_grad_b(g, fprime)))
     cycles += [{**garbage(), "load": 0} for _ in range(2)]
-    seen = run(dut, cycles, {"delta": dut.delta})
-    # LATENCY 1: delta from load cycle + 1 until the next load's + 1, held while new g is written
+    seen = run(dut, cycles, {"delta": dut.delta, "delta_now": dut.delta_now})
+    # LATENCY 1: delta from load cycle + 1 until the next load's + 1, held while new g is written;
+    # delta_now one cycle earlier: from the load cycle on
     for q, c0 in enumerate(loads):
         c1 = loads[q + 1] if q + 1 < len(loads) else len(cycles) - 1
         for c in range(c0 + 1, c1 + 1):
             assert seen[c]["delta"] == expect[q], f"round {q}, cycle {c}"
+        for c in range(c0, c1):
+            assert seen[c]["delta_now"] == expect[q], f"delta_now, round {q}, cycle {c}"
     assert all(seen[c]["delta"] == [0] * n for c in range(loads[0] + 1)), "delta before the first load"
+    assert all(seen[c]["delta_now"] == [0] * n for c in range(loads[0])), "delta_now before the first load"
 
 
 @pytest.mark.parametrize("seed", [56])
@@ -482,8 +486,8 @@ def test_delay_fifo(n, in_lanes, depth, n_out, lanes, store_fprime, seed, fwd_re
             exp = sum(int(f) << j for j, f in enumerate(samples[bwd][1][:n_out])) if store_fprime \
                 else (1 << n_out) - 1
             fp = [(1, "fprime", exp, f"fprime of sample {bwd}")]
-        ops.append(({"fwd_start": int(fwd is not None), "bwd_start": int(bwd is not None)}, fp))
-        # reads: each side presents a random order of groups (some twice); values 1 cycle later
+        # reads: each side presents a random order of groups (some twice); values 1 cycle later,
+        # the first already in the start cycle (it reads the slot that the start takes)
         f_groups = -(-n // fwd_reads)
         f_idx = list(rng.permutation(f_groups)) + list(rng.integers(0, f_groups, 2))
         for fg in f_idx:
@@ -495,6 +499,8 @@ def test_delay_fifo(n, in_lanes, depth, n_out, lanes, store_fprime, seed, fwd_re
                 chk.append((1, "bwd", values(bwd, bg * bwd_reads, bwd_reads), f"bwd group {bg} of sample {bwd}"))
             ops.append(({**group_read("fwd", fwd_reads, int(fg) * fwd_reads),
                          **group_read("bwd", bwd_reads, bg * bwd_reads)}, chk))
+        ops[0] = ({**ops[0][0], "fwd_start": int(fwd is not None), "bwd_start": int(bwd is not None)},
+                  ops[0][1] + fp)
         if fwd is not None:     # the forward writes f' of its passes, in a random order
             for r in rng.permutation(passes):
                 bits = samples[fwd][1][r * lanes:(r + 1) * lanes]
@@ -541,10 +547,15 @@ def test_sweep_issues_every_column_once_per_round(n_in, passes, cols, word_cols,
                    col_ok=sum(1 << c for c in range(cols) if i + c < n_in))
               for k, (q, r, i) in enumerate(issued)]
     cycles = [{"start": 1}] + [{"start": 0}] * (len(issued) + 2)
-    seen = run(dut, cycles, {k: getattr(dut, k) for k in expect[0]})
+    nexts = ("active", "addr", "group", "fifo_word", "fifo_group")
+    seen = run(dut, cycles, {**{k: getattr(dut, k) for k in expect[0]},
+                             **{f"next_{k}": getattr(dut, f"next_{k}") for k in nexts}})
     assert seen[0]["active"] == 0
-    assert seen[1:len(issued) + 1] == expect
+    assert [{k: c[k] for k in expect[0]} for c in seen[1:len(issued) + 1]] == expect
     assert [c["active"] for c in seen[len(issued) + 1:]] == [0, 0]
+    # the next values (a memory's read address) are what the registers show a cycle later
+    for c in range(len(seen) - 1):
+        assert {k: seen[c][f"next_{k}"] for k in nexts} == {k: seen[c + 1][k] for k in nexts}, f"cycle {c}"
 
 
 # -- stage ----------------------------------------------------------------------------------
