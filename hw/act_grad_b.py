@@ -19,23 +19,36 @@ class ActGradB(wiring.Component):
         the first value), ``g`` (in_lanes values), ``mask``
     load : In(1); fprime : In(n)
     delta : Out(ArrayLayout(signed(grad.width), n))   valid the cycle after ``load``
-    delta_now : Out(ArrayLayout(signed(grad.width), n))   ``delta`` as of this cycle: in a
-        ``load`` cycle already the value being loaded (combinational), so that a sweep may use
-        delta in the cycle it loads it
+    delta_now : Out(ArrayLayout(signed(grad.width), now))   the first ``now`` values of
+        ``delta`` as of this cycle: in a ``load`` cycle already the values being loaded
+        (combinational), so that a sweep may use them in the cycle it loads delta
+
+    ``now`` (default ``n``): how many values a sweep reads in the load cycle, the rows of
+    its first pass (its lanes). Only those get the bypass: on the iCE40 a logic cell's
+    output is its LUT's or its flip-flop's, so a LUT that feeds delta's flip-flop and
+    also a multiplier takes a second cell for the flip-flop (one per bit).
+    :meth:`current` gives all ``n`` values as a sweep sees them.
 
     Latency: 1 cycle (``load`` to ``delta``).
     """
 
-    def __init__(self, n, grad, in_lanes):
+    def __init__(self, n, grad, in_lanes, now=None):
         self.n, self.grad, self.in_lanes = n, grad, in_lanes
+        self.now = n if now is None else min(now, n)
         self.in_layout = self.layout(n, grad, in_lanes)
         super().__init__({
             "g_in": In(stream.Signature(self.in_layout, always_ready=True)),
             "load": In(1),
             "fprime": In(n),
             "delta": Out(data.ArrayLayout(signed(grad.width), n)),
-            "delta_now": Out(data.ArrayLayout(signed(grad.width), n)),
+            "delta_now": Out(data.ArrayLayout(signed(grad.width), self.now)),
         })
+
+    def current(self):
+        """The ``n`` values of delta a sweep reads this cycle: ``delta_now`` for the first
+        ``now`` (valid in the load cycle already), ``delta`` for the rest (valid the cycle
+        after ``load``, before any later pass reads them)."""
+        return [self.delta_now[k] if k < self.now else self.delta[k] for k in range(self.n)]
 
     @staticmethod
     def layout(n, grad, in_lanes):
@@ -56,7 +69,8 @@ class ActGradB(wiring.Component):
                             m.d.sync += g[k].eq(self.g_in.p.g[q])
         for k in range(self.n):
             loaded = Mux(self.fprime[k], g[k], 0)
-            m.d.comb += self.delta_now[k].eq(Mux(self.load, loaded, self.delta[k]))
+            if k < self.now:
+                m.d.comb += self.delta_now[k].eq(Mux(self.load, loaded, self.delta[k]))
             with m.If(self.load):
                 m.d.sync += self.delta[k].eq(loaded)
         return m

@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Array, Module, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,27 +8,35 @@ from .narrow import narrow, round_shift
 class BiasUpdate(wiring.Component):
     """The biases of one layer and their update, the bias part of weight_grad:
     ``b -= lr * delta``, i.e. ``b <- saturate(b - round_shift(delta, bias_shift))``
-    in the weight format (golden twin: ``IntegerArithmetic.weight_grad``'s ``b_new``).
+    in the weight format (golden twin: ``IntegerArithmetic.weight_grad``'s ``b_new``),
+    ``lanes`` rows at a time: the rows ``r * lanes + j`` (j < lanes) of pass ``r``.
 
     Parameters: ``n`` (outputs of the layer), ``weight`` and ``grad`` formats,
     ``bias_shift`` (grad.frac + lr_shift - weight.frac; negative shifts left),
-    ``init`` (the initial biases, integers).
+    ``init`` (the initial biases, integers), ``lanes`` (rows per update, default
+    ``n``: all at once).
 
     Members
     -------
-    delta : In(ArrayLayout(signed(grad.width), n))   the backward's delta, held while ``en``
-    en : In(1)                                        update in this cycle
-    bias : Out(ArrayLayout(signed(weight.width), n))  the biases (registers)
+    r : In(range(passes))                                 the pass whose rows are updated
+    delta : In(ArrayLayout(signed(grad.width), lanes))    the backward's delta of those rows
+    en : In(1)                                            update them in this cycle
+    bias : Out(ArrayLayout(signed(weight.width), n))      the biases (registers)
 
-    Latency: the update is visible 1 cycle after ``en``. The stage raises
-    ``en`` in its beat's last cycle, after forward has read the biases, so a
-    beat's reads see the biases of the end of the beat before.
+    Latency: the update is visible 1 cycle after ``en``. The stage updates pass
+    r's rows in the cycle forward reads their biases (its first column of pass
+    r, :class:`~layerpipe.hw.forward_unit.ForwardUnit` registers them at that
+    edge), so a beat's reads see the biases of the end of the beat before, and
+    the layer needs ``lanes`` subtract-and-saturate units instead of ``n``.
     """
 
-    def __init__(self, n, weight, grad, bias_shift, init=None):
+    def __init__(self, n, weight, grad, bias_shift, init=None, lanes=None):
         self.n, self.weight, self.grad, self.bias_shift = n, weight, grad, bias_shift
+        self.lanes = min(lanes or n, n)
+        self.passes = -(-n // self.lanes)
         super().__init__({
-            "delta": In(data.ArrayLayout(signed(grad.width), n)),
+            "r": In(range(max(self.passes, 2))),
+            "delta": In(data.ArrayLayout(signed(grad.width), self.lanes)),
             "en": In(1),
             "bias": Out(data.ArrayLayout(signed(weight.width), n),
                         init=[int(v) for v in init] if init is not None else None),
@@ -36,8 +44,12 @@ class BiasUpdate(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        with m.If(self.en):
-            for k in range(self.n):
-                m.d.sync += self.bias[k].eq(
-                    narrow(self.bias[k] - round_shift(self.delta[k], self.bias_shift), 0, self.weight))
+        P = self.lanes
+        for j in range(P):
+            rows = [q * P + j for q in range(self.passes) if q * P + j < self.n]
+            old = Array(self.bias[k] for k in rows)[self.r] if len(rows) > 1 else self.bias[rows[0]]
+            new = narrow(old - round_shift(self.delta[j], self.bias_shift), 0, self.weight)
+            for q, k in enumerate(rows):
+                with m.If(self.en & (self.r == q)):
+                    m.d.sync += self.bias[k].eq(new)
         return m

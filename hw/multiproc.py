@@ -37,9 +37,10 @@ unchanged and every bit must match it:
   buffer during period k; ``act_grad_b`` turns the whole buffer into delta_l
   in the first cycle of period k+1, before any task of k+1 can write it
   again (a sweep's first output comes cycles later), and W_l and B_l(a) read
-  only delta (in the load cycle the value being loaded, act_grad_b's
-  ``delta_now``): double-buffered;
-- biases: updated in the period's last cycle, after every forward read them.
+  only delta (in the load cycle, when a task's first pass runs, its rows'
+  values being loaded: act_grad_b's ``current()``): double-buffered;
+- biases: the rows of pass r are updated in the cycle the forward task reads
+  them (its first column of pass r), with delta of the sample being trained.
 
 The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves
@@ -101,13 +102,14 @@ class LayerState(wiring.Component):
 
     Timing: ``start`` is a period's first cycle; delta is loaded in the next;
     the period's last cycle is the first in which ``period_busy`` is low
-    (biases update, the weight copy flips); the next ``start`` may come then.
+    (the weight copy flips); the next ``start`` may come then.
     Memory: every weight bank holds two copies of ``weight_words`` words
     (module docstring); read-back reads the current one.
     """
 
     # the stage's helpers: rows of a pass, the rows that exist, forward's results
     _rows, _row_mask, _send_forward = Stage._rows, Stage._row_mask, Stage._send_forward
+    _update_biases = Stage._update_biases
 
     def __init__(self, plan, init_weights=None, init_biases=None):
         stage = Stage(plan, init_weights, init_biases)    # the ports and layouts are the stage's
@@ -140,10 +142,10 @@ class LayerState(wiring.Component):
                                                  own_mac=False)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
                                                           D, own_mac=False, cols=C)
-        m.submodules.act_grad_b = agb = ActGradB(n_out, plan.grad, plan.grad_lanes)
+        m.submodules.act_grad_b = agb = ActGradB(n_out, plan.grad, plan.grad_lanes, now=P)
         m.submodules.bias_update = bias_update = BiasUpdate(n_out, plan.weight, plan.grad, plan.bias_shift,
-                                                            self.init_biases)
-        m.d.comb += [bias_update.delta.eq(agb.delta), self.bias.eq(bias_update.bias)]
+                                                            self.init_biases, lanes=P)
+        m.d.comb += self.bias.eq(bias_update.bias)
         m.d.comb += [fifo.write_data.eq(self.act_in.p.a), fifo.write_mask.eq(self.act_in.p.mask),
                      fifo.write_valid.eq(self.act_in.valid), fifo.write_last.eq(self.act_in.p.last)]
         wiring.connect(m, wiring.flipped(self.grad_in), agb.g_in)
@@ -155,7 +157,7 @@ class LayerState(wiring.Component):
             m.d.comb += [sw.start.eq(getattr(self, f"{kind}_go")), getattr(self, f"{kind}_final").eq(sw.final)]
         fsw, wsw = sweeps["forward"], sweeps["weight_grad"]
 
-        # -- the period: enables and delta at its start; biases and the weight copy at its end
+        # -- the period: enables and delta at its start; the weight copy at its end
         fwd_en, bwd_en, first, running = Signal(), Signal(), Signal(), Signal()
         cur = Signal()                  # the weight copy that holds the end of the last period
         m.d.comb += [self.busy.eq(self.period_busy), agb.load.eq(first & bwd_en), agb.fprime.eq(fifo.fprime_out)]
@@ -163,7 +165,6 @@ class LayerState(wiring.Component):
         m.d.sync += first.eq(self.start)
         m.d.comb += [end.eq(running & ~self.period_busy & ~first), cur_now.eq(cur ^ (end & bwd_en))]
         with m.If(end):
-            m.d.comb += bias_update.en.eq(bwd_en)
             m.d.sync += [cur.eq(cur_now), running.eq(0)]
         with m.If(self.start):
             m.d.sync += [fwd_en.eq(self.fwd_en), bwd_en.eq(self.bwd_en), running.eq(1)]
@@ -196,6 +197,7 @@ class LayerState(wiring.Component):
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
         for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
+        self._update_biases(m, bias_update, agb, ft, bwd_en)
         self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
 
         # -- weight_grad: reads copy cur and a_{l-1} of the sample being trained, writes copy 1 - cur
@@ -206,7 +208,7 @@ class LayerState(wiring.Component):
         m.d.comb += [wgrad.w.eq(data["weight_grad"]), wgrad.addr.eq(wt["addr"]), wgrad.valid.eq(wt["valid"] & bwd_en),
                      wgrad.lane_en.eq(Cat(*(rows_ok & wt["col_ok"][c].replicate(P) for c in range(C))))]
         m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(C)]
-        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta_now, wt["r"]))]
+        m.d.comb += [wgrad.delta[j].eq(d) for j, d in enumerate(self._rows(agb.current(), wt["r"]))]
 
         units = {"forward": fwd, "weight_grad": wgrad}
         if plan.act_grad_a:
@@ -216,7 +218,7 @@ class LayerState(wiring.Component):
             m.d.comb += [aga.w.eq(data["act_grad_a"]), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
                          aga.valid.eq(bt["valid"] & bwd_en),
                          aga.first_pass.eq(bt["r"] == 0), aga.last_pass.eq(bt["r"] == self.passes - 1)]
-            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(self._rows(agb.delta_now, bt["r"]))]
+            m.d.comb += [aga.delta[j].eq(d) for j, d in enumerate(self._rows(agb.current(), bt["r"]))]
             wiring.connect(m, aga.out, wiring.flipped(self.grad_out))
             units["act_grad_a"] = aga
 

@@ -50,8 +50,10 @@ class Stage(wiring.Component):
     before the next beat's first read, at the edge after the next ``start``
     (``stage_latency()`` > d cycles after the last column).
 
-    Biases live in registers and are updated in the last cycle of the beat,
-    long after forward has read them.
+    Biases live in registers; the rows of pass r are updated in the cycle
+    forward reads their biases (its first column of pass r), so forward sees
+    the biases of the previous beat and one subtract-and-saturate unit per
+    lane does (:class:`BiasUpdate`).
 
     Parameters: ``plan``, the layer's :class:`~layerpipe.hw.plan.LayerPlan`
     (sizes, lanes, columns, formats, shifts, delay, backward organisation,
@@ -135,10 +137,10 @@ class Stage(wiring.Component):
         m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
                                                           plan.weight_words, own_mac=lockstep, cols=K)
-        m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes)
+        m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes, now=P)
         m.submodules.bias_update = bias_update = BiasUpdate(self.n_out, plan.weight, plan.grad, plan.bias_shift,
-                                                            self.init_biases)
-        m.d.comb += [bias_update.delta.eq(agb.delta), self.bias.eq(bias_update.bias)]
+                                                            self.init_biases, lanes=P)
+        m.d.comb += self.bias.eq(bias_update.bias)
 
         # -- the delay FIFO is filled by the producer, whatever this stage is doing
         m.d.comb += [fifo.write_data.eq(self.act_in.p.a), fifo.write_mask.eq(self.act_in.p.mask),
@@ -178,7 +180,6 @@ class Stage(wiring.Component):
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
                 with m.If(drain == latency - 1):
-                    m.d.comb += bias_update.en.eq(bwd_en)
                     m.next = "IDLE"
                     begin()
                 with m.Else():
@@ -207,8 +208,8 @@ class Stage(wiring.Component):
         for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
 
-        # the backward's first columns come in the cycle act_grad_b loads delta
-        delta = self._rows(agb.delta_now, bt["r"])
+        # the backward's first columns (pass 0's rows) come in the cycle act_grad_b loads delta
+        delta = self._rows(agb.current(), bt["r"])
         backward = bt["valid"] & bwd_en
         w_phase = backward if lockstep else backward & (bt["round"] == 1)
         # write the rows that exist (the last pass may be partly idle) in the columns that exist
@@ -218,6 +219,7 @@ class Stage(wiring.Component):
                      wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(K))))]
         m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(K)]
         m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(P)]
+        self._update_biases(m, bias_update, agb, ft, bwd_en)
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
@@ -241,6 +243,14 @@ class Stage(wiring.Component):
 
         self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
         return m
+
+    def _update_biases(self, m, bias_update, agb, ft, bwd_en):
+        """Pass r's biases are updated in the cycle forward reads them (the pass's first
+        column, ``ft`` = forward's issued position), with delta of the sample being trained:
+        the next beat's forward sees them, this beat's saw the old ones."""
+        m.d.comb += [bias_update.r.eq(ft["r"]), bias_update.en.eq(ft["valid"] & (ft["t"] == 0) & bwd_en)]
+        rows = self._rows(agb.current(), ft["r"])[:bias_update.lanes]     # lanes past n_out have no row
+        m.d.comb += [bias_update.delta[j].eq(d) for j, d in enumerate(rows)]
 
     def _send_forward(self, m, fwd, fifo, r, r_shape):
         """Forward's results to ``act_out`` and their f' into the delay FIFO: the pass

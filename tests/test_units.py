@@ -304,12 +304,13 @@ def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
 
 # -- act_grad_b -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n,in_lanes,fmts,seed", [
-    (5, 1, WIDE, 51), (5, 2, NARROW, 52), (7, 3, MID, 53), (4, 4, MID, 54), (1, 1, NARROW, 55)])
-def test_act_grad_b(n, in_lanes, fmts, seed):
+@pytest.mark.parametrize("n,in_lanes,fmts,seed,now", [
+    (5, 1, WIDE, 51, None), (5, 2, NARROW, 52, 2), (7, 3, MID, 53, 1), (4, 4, MID, 54, None), (1, 1, NARROW, 55, 1)])
+def test_act_grad_b(n, in_lanes, fmts, seed, now):
     rng = seeded(seed)
     cfg, ar = arith(n, n, fmts)
-    dut = ActGradB(n, cfg.grad, in_lanes)
+    dut = ActGradB(n, cfg.grad, in_lanes, now=now)
+    now = n if now is None else now
     words = -(-n // in_lanes)
     rounds = 4
 
@@ -343,15 +344,15 @@ def test_act_grad_b(n, in_lanes, fmts, seed):
     cycles += [{**garbage(), "load": 0} for _ in range(2)]
     seen = run(dut, cycles, {"delta": dut.delta, "delta_now": dut.delta_now})
     # LATENCY 1: delta from load cycle + 1 until the next load's + 1, held while new g is written;
-    # delta_now one cycle earlier: from the load cycle on
+    # delta_now (the first `now` values) one cycle earlier: from the load cycle on
     for q, c0 in enumerate(loads):
         c1 = loads[q + 1] if q + 1 < len(loads) else len(cycles) - 1
         for c in range(c0 + 1, c1 + 1):
             assert seen[c]["delta"] == expect[q], f"round {q}, cycle {c}"
         for c in range(c0, c1):
-            assert seen[c]["delta_now"] == expect[q], f"delta_now, round {q}, cycle {c}"
+            assert seen[c]["delta_now"] == expect[q][:now], f"delta_now, round {q}, cycle {c}"
     assert all(seen[c]["delta"] == [0] * n for c in range(loads[0] + 1)), "delta before the first load"
-    assert all(seen[c]["delta_now"] == [0] * n for c in range(loads[0])), "delta_now before the first load"
+    assert all(seen[c]["delta_now"] == [0] * now for c in range(loads[0])), "delta_now before the first load"
 
 
 @pytest.mark.parametrize("seed", [56])
@@ -873,27 +874,36 @@ def test_result_buffer(n_out, lanes, values, backpressure, seed):
 
 # -- bias update --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fmts", [WIDE, MID, NARROW])
-def test_bias_update_matches_the_golden_model(fmts):
-    """b <- saturate(b - round_shift(delta, bias_shift)) on ``en`` only, as IntegerArithmetic.weight_grad's b."""
+@pytest.mark.parametrize("fmts,lanes", [(WIDE, None), (MID, None), (NARROW, None), (MID, 3), (NARROW, 1)])
+def test_bias_update_matches_the_golden_model(fmts, lanes):
+    """b <- saturate(b - round_shift(delta, bias_shift)) on ``en`` only, for the rows of pass ``r``
+    (all rows when lanes = n), as IntegerArithmetic.weight_grad's b."""
     from layerpipe.hw.bias_update import BiasUpdate
     n = 7
     rng = seeded(81)
     cfg, ar = arith(3, n, fmts)
     b0 = rand_q(rng, cfg.weight, n, 0.3)
-    dut = BiasUpdate(n, cfg.weight, cfg.grad, cfg.bias_shift, init=b0)
-    deltas = [rand_q(rng, cfg.grad, n, 0.3) for _ in range(6)]
-    enables = [1, 0, 1, 1, 0, 1]
+    dut = BiasUpdate(n, cfg.weight, cfg.grad, cfg.bias_shift, init=b0, lanes=lanes)
+    P = lanes or n
+    steps = 12
+    deltas = [rand_q(rng, cfg.grad, P, 0.3) for _ in range(steps)]
+    passes = [int(rng.integers(-(-n // P))) for _ in range(steps)]
+    enables = [int(rng.random() < 0.7) for _ in range(steps)]
     mismatches = []
 
     async def bench(ctx):
         b = b0
-        for delta, en in zip(deltas, enables):
+        for delta, r, en in zip(deltas, passes, enables):
             ctx.set(dut.delta, [int(v) for v in delta])
+            ctx.set(dut.r, r)
             ctx.set(dut.en, en)
             await ctx.tick()
-            if en:
-                b = ar.weight_grad(np.zeros((n, 3), dtype=np.int64), b, delta, np.zeros(3, dtype=np.int64))[1]
+            if en:   # the golden update of every row, with delta 0 (no change) outside pass r
+                full = np.zeros(n, dtype=np.int64)
+                for j in range(P):
+                    if r * P + j < n:
+                        full[r * P + j] = delta[j]
+                b = ar.weight_grad(np.zeros((n, 3), dtype=np.int64), b, full, np.zeros(3, dtype=np.int64))[1]
             got = list(_value(ctx.get(dut.bias)))
             if got != [int(v) for v in b] and not mismatches:
                 mismatches.append(f"after en={en}: {got} != golden {list(b)}")
