@@ -24,7 +24,7 @@ class BiasUpdate(wiring.Component):
     bias : Out(ArrayLayout(signed(weight.width), n))      the biases (registers)
 
     Latency: the update is visible 1 cycle after ``en``. The stage updates pass
-    r's rows in the cycle forward reads their biases (its first column of pass
+    r's rows in the cycle after forward reads their biases (its first column of pass
     r, :class:`~layerpipe.hw.forward_unit.ForwardUnit` registers them at that
     edge), so a beat's reads see the biases of the end of the beat before, and
     the layer needs ``lanes`` subtract-and-saturate units instead of ``n``.

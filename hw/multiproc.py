@@ -39,8 +39,9 @@ unchanged and every bit must match it:
   again (a sweep's first output comes cycles later), and W_l and B_l(a) read
   only delta (in the load cycle, when a task's first pass runs, its rows'
   values being loaded: act_grad_b's ``current()``): double-buffered;
-- biases: the rows of pass r are updated in the cycle the forward task reads
-  them (its first column of pass r), with delta of the sample being trained.
+- biases: the rows of pass r are updated in the cycle after the forward task
+  reads them (its first column of pass r), with delta of the sample being
+  trained, still within the period.
 
 The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves

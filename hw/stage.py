@@ -51,7 +51,7 @@ class Stage(wiring.Component):
     (``stage_latency()`` > d cycles after the last column).
 
     Biases live in registers; the rows of pass r are updated in the cycle
-    forward reads their biases (its first column of pass r), so forward sees
+    after forward reads their biases (its first column of pass r), so forward sees
     the biases of the previous beat and one subtract-and-saturate unit per
     lane does (:class:`BiasUpdate`).
 
@@ -245,12 +245,16 @@ class Stage(wiring.Component):
         return m
 
     def _update_biases(self, m, bias_update, agb, ft, bwd_en):
-        """Pass r's biases are updated in the cycle forward reads them (the pass's first
-        column, ``ft`` = forward's issued position), with delta of the sample being trained:
-        the next beat's forward sees them, this beat's saw the old ones."""
-        m.d.comb += [bias_update.r.eq(ft["r"]), bias_update.en.eq(ft["valid"] & (ft["t"] == 0) & bwd_en)]
+        """Pass r's biases are updated in the cycle after forward reads them (the pass's first
+        column, ``ft`` = forward's issued position), with delta of the sample being trained
+        (its rows as the sweep reads them, registered): the next beat's forward sees them, this
+        beat's saw the old ones. The register keeps delta's bypass and the update's carry chain
+        in separate cycles (Fmax); the row selection is the backward's (shared in lockstep)."""
+        en, r = Signal(name="bias_en"), Signal.like(ft["r"], name="bias_r")
         rows = self._rows(agb.current(), ft["r"])[:bias_update.lanes]     # lanes past n_out have no row
-        m.d.comb += [bias_update.delta[j].eq(d) for j, d in enumerate(rows)]
+        m.d.sync += [en.eq(ft["valid"] & (ft["t"] == 0) & bwd_en), r.eq(ft["r"])]
+        m.d.sync += [bias_update.delta[j].eq(d) for j, d in enumerate(rows)]
+        m.d.comb += [bias_update.r.eq(r), bias_update.en.eq(en)]
 
     def _send_forward(self, m, fwd, fifo, r, r_shape):
         """Forward's results to ``act_out`` and their f' into the delay FIFO: the pass
