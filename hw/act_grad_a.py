@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,10 +40,11 @@ class ActGradA(wiring.Component):
     small memory (LUT RAM or EBR) read one cycle ahead at the sweep's next
     word, not in a register file behind a wide multiplexer.
 
-    Latency: g[i] leaves ``LATENCY`` = 4 cycles after column i of the last
-    pass was presented (product, lane sum, total, output registers).
+    Latency: g[i] leaves ``LATENCY`` = 5 cycles after column i of the last
+    pass was presented (the MAC array's operand and product registers, lane
+    sum, total, output registers).
     """
-    LATENCY = 4
+    LATENCY = MacArray.LATENCY + 3
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
@@ -68,11 +69,15 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
-        # stage 1 (products registered in the MAC array): the column's flags follow
-        index, slot = Signal.like(self.index), Signal.like(self.slot)
-        valid, first_pass, last_pass = Signal(), Signal(), Signal()
-        m.d.sync += [index.eq(self.index), slot.eq(self.slot), valid.eq(self.valid),
-                     first_pass.eq(self.first_pass), last_pass.eq(self.last_pass)]
+        # stage 1 (the products, MacArray.LATENCY cycles after the column): the column's flags follow
+        col = Cat(self.index, self.slot, self.valid, self.first_pass, self.last_pass)
+        for k in range(MacArray.LATENCY):
+            col_k = Signal.like(col, name=f"col_t{k + 1}")
+            m.d.sync += col_k.eq(col)
+            col = col_k
+        ni, ns = len(self.index), len(self.slot)
+        index, slot = col[:ni], col[ni:ni + ns]
+        valid, first_pass, last_pass = col[ni + ns], col[ni + ns + 1], col[ni + ns + 2]
         # stage 2: the lane sums, registered
         index2, slot2, valid2, first2, last2 = Signal.like(self.index), Signal.like(self.slot), Signal(), Signal(), \
             Signal()

@@ -6,6 +6,9 @@ from amaranth.lib.wiring import In, Out
 
 from .plan import fifo_slots_of, passes_of, words_of
 
+# deeper than this (words) the FIFO's memory is asked to be block RAM
+BLOCK_RAM_MIN_DEPTH = 16
+
 
 class DelayFifo(wiring.Component):
     """What stage l's backward needs of a sample, kept until it returns:
@@ -81,7 +84,10 @@ class DelayFifo(wiring.Component):
         m = Module()
         V, w = self.word_values, self.in_lanes
         span = self.slots * self.words
-        mem = memory.Memory(shape=data.ArrayLayout(signed(self.width), V), depth=span, init=[])
+        # in block RAM once it is deeper than one row of LUT RAM (16 words on the ECP5), where a
+        # LUT-RAM copy per read port costs more cells and routing than it saves
+        mem = memory.Memory(shape=data.ArrayLayout(signed(self.width), V), depth=span, init=[],
+                            attrs={"ram_style": "block"} if span > BLOCK_RAM_MIN_DEPTH else {})
         m.submodules.mem = mem
         wr = mem.write_port(granularity=1)
         wr_base = Signal(range(span))

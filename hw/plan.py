@@ -50,12 +50,14 @@ MANIFEST_VERSION = 1
 
 def stage_latency():
     """A stage's beat beyond its sweep (cycles): the memory read of the last
-    column (1), then the slower unit's latency (forward: product, accumulator,
-    output registers; act_grad_a: product, lane sum, total, output
-    registers); the last of these cycles is already the next beat's start.
-    The registers that let the design close at 100 MHz cost 2 cycles a beat
-    (5 instead of 3). The units state their own latencies; they are imported
-    here, not at the top, because act_grad_a imports this module."""
+    column (1), then the slower unit's latency (forward: the MAC array's
+    operand and product registers, column sum, accumulator, output
+    registers; act_grad_a: operand and product registers, lane sum, total,
+    output registers: 5 each); the last of these cycles is already the next
+    beat's start. The registers that let the design close at a high Fmax
+    on the ECP5 cost 3 cycles a beat (6 instead of 3). The units state their
+    own latencies; they are imported here, not at the top, because
+    act_grad_a imports this module."""
     from .act_grad_a import ActGradA
     from .forward_unit import ForwardUnit
     return 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)

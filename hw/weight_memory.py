@@ -87,7 +87,10 @@ class WeightMemory(wiring.Component):
         m = Module()
         fwd_words = []
         for b in range(self.banks):
-            bank = memory.Memory(shape=signed(self.width), depth=self.depth, init=self.bank_init(b))
+            # block RAM, not LUT RAM: on the ECP5 a LUT-RAM bank of 64 words is 4 x 4 TRELLIS_DPR16X4
+            # sharing one address, and all banks' together load the sweep's address with ~900 cells
+            bank = memory.Memory(shape=signed(self.width), depth=self.depth, init=self.bank_init(b),
+                                 attrs={"ram_style": "block"})
             m.submodules[f"bank{b}"] = bank
             rd = bank.read_port()
             wr = bank.write_port()

@@ -50,7 +50,7 @@ class WeightReadback(wiring.Component):
         layer = Signal.like(self.layer)
         m.d.sync += [row.eq(self.row), layer.eq(self.layer)]
         for l, p in enumerate(self.layers, 1):
-            word, bank = WeightMemory.location(self.row, self.col, p.lanes, p.word_cols, p.n_in)
+            word, bank = _location(self.row, self.col, p)
             # only the layer asked for, and only a weight it has, is addressed: the other layers'
             # memories (and a bias column or a row past n_out) would be read out of range, giving X
             here = (self.layer == l - 1) & (self.row < p.n_out) & (self.col < p.n_in)
@@ -66,3 +66,19 @@ class WeightReadback(wiring.Component):
             values.append(value)
         m.d.sync += self.data.eq(Array(values)[layer])
         return m
+
+
+def _location(row, col, p):
+    """(word, bank) of W[row, col] in layer plan ``p``'s weight memory for Amaranth values,
+    as :meth:`WeightMemory.location` gives it for integers, without dividers or multipliers:
+    location(row, col) = location(row, 0) + location(0, col) term by term (word
+    (row // lanes) * H + col // cols, bank (col % cols) * lanes + row % lanes), so each
+    part is a small table indexed by the row or the column. (A product with a constant is a
+    DSP block for yosys, and a division by a constant a wide tree of LUTs.)"""
+    def at(r, c):
+        return WeightMemory.location(r, c, p.lanes, p.word_cols, p.n_in)
+    rows = [at(r, 0) for r in range(p.n_out)]
+    cols = [at(0, c) for c in range(p.n_in)]
+    word = Array(w for w, _ in rows)[row] + Array(w for w, _ in cols)[col]
+    bank = Array(b for _, b in rows)[row] + Array(b for _, b in cols)[col]
+    return word, bank

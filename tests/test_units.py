@@ -130,10 +130,11 @@ def test_mac_array(lanes, a_width, b_width, seed):
            for _ in range(40)]
     cycles = [{"a": list(map(int, x["a"])), "b": list(map(int, x["b"])), "en": x["en"]} for x in ins]
     seen = run(dut, cycles, {"p": dut.p})
-    p = np.zeros(lanes, dtype=np.int64)             # LATENCY 1: p(c+1) = a(c)*b(c) if en(c)
-    for c, x in enumerate(ins):
+    p = np.zeros(lanes, dtype=np.int64)             # p(c + LATENCY) = a(c)*b(c) if en(c)
+    for c in range(len(ins)):
         assert seen[c]["p"] == list(p), f"cycle {c}"
-        if x["en"]:
+        x = ins[c + 1 - MacArray.LATENCY] if c + 1 >= MacArray.LATENCY else None
+        if x is not None and x["en"]:
             p = x["a"] * x["b"]
     assert any(x["en"] == 0 for x in ins) and any(x["en"] for x in ins)
 

@@ -5,6 +5,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import LayerPipeError
+from ..mac_array import times_constant
 from . import protocol
 from .epoch_counters import EpochCounters
 from .epoch_order import TAPS, EpochOrder, lfsr_bits
@@ -172,7 +173,7 @@ class LinkTop(wiring.Component):
         takes_samples = (head.type == Cmd.WRITE) | (head.type == Cmd.STREAM)
         idle_exec = Signal()
         with m.If(frx.started):
-            m.d.sync += [wp.eq(count), wbase.eq(count * T), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
+            m.d.sync += [wp.eq(count), wbase.eq(times_constant(count, T)), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
                          in_label.eq(0), full.eq(0), fresh.eq(0), args.eq(0)]
         with m.If(frx.payload.valid):
             pb = frx.payload.p
@@ -220,7 +221,7 @@ class LinkTop(wiring.Component):
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
-        m.d.comb += [xr.addr.eq(idx * T + ft + fire), lr.addr.eq(idx),
+        m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
                      pipe.samples.p.label.eq(lr.data), pipe.samples.p.last.eq(ft == T - 1)]
         if lanes > 1:
             m.d.comb += pipe.samples.p.x.eq(xr.data)
@@ -422,7 +423,7 @@ class LinkTop(wiring.Component):
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
                             m.d.sync += [streaming.eq(1), stream_left.eq(fresh), rleft.eq(0)]
-                            send(ack, head.seq, fresh * (fmt.outputs * rbytes), 2)
+                            send(ack, head.seq, times_constant(fresh, fmt.outputs * rbytes), 2)
             with m.State("start_reply"):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
