@@ -19,6 +19,9 @@ class ActGradB(wiring.Component):
         the first value), ``g`` (in_lanes values), ``mask``
     load : In(1); fprime : In(n)
     delta : Out(ArrayLayout(signed(grad.width), n))   valid the cycle after ``load``
+    delta_now : Out(ArrayLayout(signed(grad.width), n))   ``delta`` as of this cycle: in a
+        ``load`` cycle already the value being loaded (combinational), so that a sweep may use
+        delta in the cycle it loads it
 
     Latency: 1 cycle (``load`` to ``delta``).
     """
@@ -31,6 +34,7 @@ class ActGradB(wiring.Component):
             "load": In(1),
             "fprime": In(n),
             "delta": Out(data.ArrayLayout(signed(grad.width), n)),
+            "delta_now": Out(data.ArrayLayout(signed(grad.width), n)),
         })
 
     @staticmethod
@@ -50,7 +54,9 @@ class ActGradB(wiring.Component):
                     if k >= q and (self.in_lanes == 1 or (k - q) % self.in_lanes == 0):
                         with m.If(self.g_in.p.mask[q] & (self.g_in.p.index == k - q)):
                             m.d.sync += g[k].eq(self.g_in.p.g[q])
-        with m.If(self.load):
-            for k in range(self.n):
-                m.d.sync += self.delta[k].eq(Mux(self.fprime[k], g[k], 0))
+        for k in range(self.n):
+            loaded = Mux(self.fprime[k], g[k], 0)
+            m.d.comb += self.delta_now[k].eq(Mux(self.load, loaded, self.delta[k]))
+            with m.If(self.load):
+                m.d.sync += self.delta[k].eq(loaded)
         return m

@@ -37,7 +37,8 @@ class DelayFifo(wiring.Component):
         Producer side: ``in_lanes`` values of the current write slot, in order;
         ``write_last`` marks the sample's final write and advances the slot.
     fwd_start, bwd_start : In(1)
-        Take the next slot for the forward (backward) of the beat now starting.
+        Take the next slot for the forward (backward) of the beat now starting; the word
+        presented in the same cycle is already read from that slot.
     fwd_word : In(range(words)); fwd_group : In(range(word_values // fwd_reads))
     fwd_value : Out(ArrayLayout(signed(width), fwd_reads))
         Values ``(fwd_word * word_values + fwd_group * fwd_reads) + c`` of the
@@ -120,7 +121,10 @@ class DelayFifo(wiring.Component):
             rd = mem.read_port()
             group = getattr(self, f"{side}_group")
             group_q = Signal.like(group, name=f"{side}_group_q")
-            m.d.comb += rd.addr.eq(base + getattr(self, f"{side}_word"))
+            # in the start cycle the word is already the new sample's (a sweep addresses its
+            # memories with the next values of its counters)
+            start = getattr(self, f"{side}_start")
+            m.d.comb += rd.addr.eq(Mux(start, nxt, base) + getattr(self, f"{side}_word"))
             m.d.sync += group_q.eq(group)
             value = getattr(self, f"{side}_value")
             for c in range(reads):

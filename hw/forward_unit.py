@@ -38,20 +38,24 @@ class ForwardUnit(wiring.Component):
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
         ``fprime`` (lanes bits); valid for one cycle per pass
 
-    Latency: ``out.valid`` rises ``LATENCY`` = 5 cycles after the ``last``
+    Latency: ``out.valid`` rises :attr:`latency` cycles after the ``last``
     column was presented: the MAC array's operand and product registers
     (:attr:`MacArray.LATENCY`), the sum over the columns (registered one
     adder level short of the end: two values per lane), the accumulator
-    (the last level and the running sum), and the output register (which
-    keeps the narrowing and ReLU off the paths into the next stage). A pass
+    (the last level and the running sum), and, for the output layer only,
+    an output register: 4 cycles for a hidden layer, whose narrowed, ReLU'd
+    outputs go straight into the next stage's delay FIFO (a memory write,
+    itself a register), 5 for the output layer, whose outputs feed the
+    output error and the result buffer. ``LATENCY`` is the larger. A pass
     of n_in columns takes ceil(n_in / cols) cycles, so one beat of
-    ``passes`` passes takes ``passes * ceil(n_in / cols) + LATENCY`` cycles.
+    ``passes`` passes takes ``passes * ceil(n_in / cols) + latency`` cycles.
     """
     LATENCY = MacArray.LATENCY + 3
 
     def __init__(self, lanes, act, weight, acc_width, hidden, cols=1):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
         self.cols = cols
+        self.latency = self.LATENCY - 1 if hidden else self.LATENCY
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), lanes),
                                              "fprime": lanes})
         super().__init__({
@@ -78,7 +82,12 @@ class ForwardUnit(wiring.Component):
         first, last, valid = flags[0], flags[1], flags[2]
         bias = data.ArrayLayout(signed(self.weight.width), P)(flags[3:])
         done = Signal()                 # the accumulators hold a whole pass
-        m.d.sync += [done.eq(valid & last), self.out.valid.eq(done)]
+        m.d.sync += done.eq(valid & last)
+        # a hidden layer's outputs leave straight from the accumulators (narrowed, ReLU): the
+        # next stage's delay-FIFO write registers them; the output layer's are registered, as
+        # the output error and the result buffer take them on combinationally
+        out = m.d.comb if self.hidden else m.d.sync
+        out += self.out.valid.eq(done)
         for j in range(self.lanes):
             # the sum over the columns, registered one adder level short of the end
             halves = adder_tree_to([mac.p[c * P + j] for c in range(cols)], 2)
@@ -90,7 +99,8 @@ class ForwardUnit(wiring.Component):
                 m.d.sync += acc.eq(start + adder_tree(pair))
             z = narrow(acc, self.weight.frac, self.act)
             if self.hidden:
-                m.d.sync += [self.out.p.fprime[j].eq(z > 0), self.out.p.a[j].eq(Mux(z > 0, z, 0))]
+                positive = ~z[-1] & z.any()        # z > 0 without a carry chain after narrow's
+                out += [self.out.p.fprime[j].eq(positive), self.out.p.a[j].eq(Mux(positive, z, 0))]
             else:
-                m.d.sync += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
+                out += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
         return m

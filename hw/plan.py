@@ -49,18 +49,22 @@ MANIFEST_VERSION = 1
 
 
 def stage_latency():
-    """A stage's beat beyond its sweep (cycles): the memory read of the last
-    column (1), then the slower unit's latency (forward: the MAC array's
-    operand and product registers, column sum, accumulator, output
-    registers; act_grad_a: operand and product registers, lane sum, total,
-    output registers: 5 each); the last of these cycles is already the next
-    beat's start. The registers that let the design close at a high Fmax
-    on the ECP5 cost 3 cycles a beat (6 instead of 3). The units state their
-    own latencies; they are imported here, not at the top, because
-    act_grad_a imports this module."""
+    """A stage's beat beyond its sweep (cycles): the slower unit's latency
+    (forward of the output layer: the MAC array's operand and product
+    registers, column sum, accumulator, output registers; act_grad_a:
+    operand and product registers, lane sum, total, output registers: 5
+    each); the last of these cycles is already the next beat's start. The
+    memory reads take no cycle of their own: a sweep addresses the weight
+    memory and the delay FIFO with the next values of its counters, so a
+    column's words arrive in the cycle the sweep issues it. The registers
+    that let the design close at a high Fmax on the ECP5 cost 2 cycles a
+    beat (5 instead of 3). The units state their own latencies; they are
+    imported here, not at the top, because act_grad_a imports this module."""
     from .act_grad_a import ActGradA
     from .forward_unit import ForwardUnit
-    return 1 + max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+    return max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+
+
 # LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
 # pipeline's (loader, beat control, status counters), roughly, for LayerPlan.luts
 STAGE_CONTROL_LUTS = 150

@@ -39,9 +39,9 @@ class Stage(wiring.Component):
     pass. The memory holds ``2 cols`` columns per word and has a second read
     port for forward, which reads half a word per cycle (F = ceil(n_in / cols)
     <= 2H cycles per pass). Word t of pass r is written back in round 2 at
-    cycle (passes + r) * H + t + 1 + d (d = ``WeightGradUnit.LATENCY`` >= 1)
-    >= (2r + 1) * H + t + 2 (as passes > r), after forward read it at
-    r * F + 2t + 2 <= 2rH + 2t + 2 at the latest (t < H); so forward too sees
+    cycle (passes + r) * H + t + d (d = ``WeightGradUnit.LATENCY`` >= 1)
+    >= (2r + 1) * H + t + 1 (as passes > r), after forward read it at
+    r * F + 2t + 1 <= 2rH + 2t + 1 at the latest (t < H); so forward too sees
     the weights of the previous beat.
 
     Biases live in registers and are updated in the last cycle of the beat,
@@ -178,25 +178,23 @@ class Stage(wiring.Component):
                 with m.Else():
                     m.d.comb += self.busy.eq(1)
 
-        # -- t0: addresses
-        m.d.comb += [wmem.read_addr.eq(Mux(bsw.active, bsw.addr, self.read_addr)), self.read_data.eq(wmem.read_data),
-                     fifo.fwd_word.eq(fsw.fifo_word), fifo.fwd_group.eq(fsw.fifo_group),
-                     fifo.bwd_word.eq(bsw.fifo_word), fifo.bwd_group.eq(bsw.fifo_group)]
+        # -- addresses: the sweeps' next values, so that a column's words arrive in the cycle
+        # the sweep issues it (the read takes no cycle of the beat's own)
+        m.d.comb += [wmem.read_addr.eq(Mux(bsw.next_active, bsw.next_addr, self.read_addr)),
+                     self.read_data.eq(wmem.read_data),
+                     fifo.fwd_word.eq(fsw.next_fifo_word), fifo.fwd_group.eq(fsw.next_fifo_group),
+                     fifo.bwd_word.eq(bsw.next_fifo_word), fifo.bwd_group.eq(bsw.next_fifo_group)]
         if lockstep:
             fwd_w = wmem.read_data
         else:
-            m.d.comb += [wmem.fwd_addr.eq(fsw.addr), wmem.fwd_group.eq(fsw.group)]
+            m.d.comb += [wmem.fwd_addr.eq(fsw.next_addr), wmem.fwd_group.eq(fsw.next_group)]
             fwd_w = wmem.fwd_data
 
-        # -- t1: memory data; the column's position travels with it
-        def delayed(sw, side):
-            fields = dict(valid=sw.active, r=sw.r, i=sw.i, t=sw.t, addr=sw.addr, round=sw.round,
-                          col_ok=sw.col_ok)
-            t1 = {k: Signal.like(v, name=f"{side}_t1_{k}") for k, v in fields.items()}
-            m.d.sync += [t1[k].eq(v) for k, v in fields.items()]
-            return t1
-        ft = delayed(fsw, "fwd")
-        bt = ft if lockstep else delayed(bsw, "bwd")
+        # -- the memory data of the columns the sweeps issue now
+        def issued(sw):
+            return dict(valid=sw.active, r=sw.r, i=sw.i, t=sw.t, addr=sw.addr, round=sw.round, col_ok=sw.col_ok)
+        ft = issued(fsw)
+        bt = ft if lockstep else issued(bsw)
 
         # a column past n_in reads a stale value of the FIFO word: zero it (its weight is 0 too)
         m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(cols)]
@@ -205,7 +203,8 @@ class Stage(wiring.Component):
         for j, b in enumerate(self._rows(self.bias, ft["r"])):
             m.d.comb += fwd.bias[j].eq(b)
 
-        delta = self._rows(agb.delta, bt["r"])
+        # the first column of the backward comes in the cycle act_grad_b loads delta
+        delta = self._rows(agb.delta_now, bt["r"])
         backward = bt["valid"] & bwd_en
         w_phase = backward if lockstep else backward & (bt["round"] == 1)
         # write the rows that exist (the last pass may be partly idle) in the columns that exist
@@ -238,8 +237,8 @@ class Stage(wiring.Component):
 
         # -- forward results: the pass number travels with the last column
         out_r = ft["r"]
-        for k in range(ForwardUnit.LATENCY):
-            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 2}")
+        for k in range(fwd.latency):
+            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 1}")
             m.d.sync += r_k.eq(out_r)
             out_r = r_k
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),

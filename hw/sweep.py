@@ -1,4 +1,4 @@
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,6 +31,10 @@ class Sweep(wiring.Component):
     addr, group : Out   the weight-memory word and group
     fifo_word, fifo_group : Out   the delay-FIFO word and group
     col_ok : Out(cols)  which of the columns issued exist (the last group may be partly empty)
+    next_active, next_addr, next_group, next_fifo_word, next_fifo_group : Out
+        the values ``active``, ``addr``, ... take at the next clock edge (combinational): a
+        memory with a synchronous read addressed by them delivers the word of the
+        columns issued in the same cycle as their ``r``, ``i``, ``t``, ``col_ok``.
 
     Raises ``ValueError`` if ``cols`` does not divide ``word_cols`` or ``fifo_cols``.
     """
@@ -53,37 +57,53 @@ class Sweep(wiring.Component):
             "fifo_word": Out(range(max(words_of(n_in, fifo_cols), 2))),
             "fifo_group": Out(range(max(fifo_cols // cols, 2))),
             "col_ok": Out(cols),
+            # the next values of the registers a memory's read address is made of
+            "next_active": Out(1),
+            "next_addr": Out(range(max(passes * self.words_per_row, 2))),
+            "next_group": Out(range(max(word_cols // cols, 2))),
+            "next_fifo_word": Out(range(max(words_of(n_in, fifo_cols), 2))),
+            "next_fifo_group": Out(range(max(fifo_cols // cols, 2))),
         })
 
     def elaborate(self, platform):
         m = Module()
         cols = self.cols
         m.d.comb += [self.col_ok[c].eq(self.i + c < self.n_in) for c in range(cols)]
+        # every register is driven from its next value, computed here (the default: unchanged)
+        regs = (self.active, self.round, self.r, self.i, self.t, self.addr, self.group, self.fifo_word,
+                self.fifo_group)
+        nxt = {id(reg): Signal.like(reg, name=f"{reg.name}_next") for reg in regs}
+        for name, reg in (("active", self.active), ("addr", self.addr), ("group", self.group),
+                          ("fifo_word", self.fifo_word), ("fifo_group", self.fifo_group)):
+            nxt[id(reg)] = getattr(self, f"next_{name}")
+        n = {reg.name: nxt[id(reg)] for reg in regs}
+        m.d.comb += [nxt[id(reg)].eq(reg) for reg in regs]
+        m.d.sync += [reg.eq(nxt[id(reg)]) for reg in regs]
 
         end_col = self.t == self.cycles_per_pass - 1
         end_round = end_col & (self.r == self.passes - 1)
         m.d.comb += self.final.eq(self.active & end_round & (self.round == self.rounds - 1))
-        restart = [self.i.eq(0), self.t.eq(0), self.group.eq(0), self.fifo_word.eq(0), self.fifo_group.eq(0)]
+        restart = [n["i"].eq(0), n["t"].eq(0), n["group"].eq(0), n["fifo_word"].eq(0), n["fifo_group"].eq(0)]
         with m.If(self.start):
-            m.d.sync += [self.active.eq(1), self.round.eq(0)]
+            m.d.comb += [n["active"].eq(1), n["round"].eq(0)]
         with m.If(self.start | (self.active & end_round)):
-            m.d.sync += [self.r.eq(0), self.addr.eq(0), *restart]
+            m.d.comb += [n["r"].eq(0), n["addr"].eq(0), *restart]
             with m.If(self.active & ~self.start):
                 with m.If(self.round == self.rounds - 1):
-                    m.d.sync += self.active.eq(0)
+                    m.d.comb += n["active"].eq(0)
                 with m.Else():
-                    m.d.sync += self.round.eq(self.round + 1)
+                    m.d.comb += n["round"].eq(self.round + 1)
         with m.Elif(self.active & end_col):     # the next pass starts on a new word
-            m.d.sync += [self.r.eq(self.r + 1), self.addr.eq(self.addr + 1), *restart]
+            m.d.comb += [n["r"].eq(self.r + 1), n["addr"].eq(self.addr + 1), *restart]
         with m.Elif(self.active):
-            m.d.sync += [self.i.eq(self.i + cols), self.t.eq(self.t + 1)]
+            m.d.comb += [n["i"].eq(self.i + cols), n["t"].eq(self.t + 1)]
             for pos, grp, per in ((self.addr, self.group, self.word_cols // cols),
                                   (self.fifo_word, self.fifo_group, self.fifo_cols // cols)):
                 if per == 1:
-                    m.d.sync += pos.eq(pos + 1)
+                    m.d.comb += nxt[id(pos)].eq(pos + 1)
                 else:
                     with m.If(grp == per - 1):
-                        m.d.sync += [grp.eq(0), pos.eq(pos + 1)]
+                        m.d.comb += [nxt[id(grp)].eq(0), nxt[id(pos)].eq(pos + 1)]
                     with m.Else():
-                        m.d.sync += grp.eq(grp + 1)
+                        m.d.comb += nxt[id(grp)].eq(grp + 1)
         return m

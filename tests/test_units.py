@@ -177,13 +177,13 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
                 "bias": list(map(int, rand_q(rng, cfg.weight, P))), "valid": 0,
                 "first": int(rng.integers(2)), "last": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
-    cycles += [idle(rng) for _ in range(ForwardUnit.LATENCY + 2)]
+    cycles += [idle(rng) for _ in range(dut.latency + 2)]
     seen = run(dut, cycles, {"valid": dut.out.valid, "a": dut.out.p.a, "fprime": dut.out.p.fprime})
     out_at = [c for c, s in enumerate(seen) if s["valid"]]
     last_cols = [at[k] for k in range(len(at)) if (k + 1) % F == 0]
-    assert out_at == [c + ForwardUnit.LATENCY for c in last_cols]
-    if bubble == 0:   # docstring: a beat of `passes` passes takes passes * ceil(n_in / cols) + LATENCY cycles
-        assert out_at[R - 1] - at[0] + 1 == R * F + ForwardUnit.LATENCY
+    assert out_at == [c + dut.latency for c in last_cols]
+    if bubble == 0:   # docstring: a beat of `passes` passes takes passes * ceil(n_in / cols) + latency cycles
+        assert out_at[R - 1] - at[0] + 1 == R * F + dut.latency
     for q, (c, (a_out, fprime)) in enumerate(zip(out_at, expect)):
         assert seen[c]["a"] == list(a_out), f"pass {q}"
         assert [(seen[c]["fprime"] >> j) & 1 for j in range(P)] == list(fprime), f"pass {q}"
