@@ -38,6 +38,9 @@ class ForwardUnit(wiring.Component):
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
         ``fprime`` (lanes bits); valid for one cycle per pass
 
+    With ``own_mac=False`` the products come from a shared :class:`MacArray`
+    through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
+
     Latency: ``out.valid`` rises :attr:`latency` cycles after the ``last``
     column was presented: the MAC array's operand and product registers
     (:attr:`MacArray.LATENCY`), the sum over the columns (registered one
@@ -52,24 +55,27 @@ class ForwardUnit(wiring.Component):
     """
     LATENCY = MacArray.LATENCY + 3
 
-    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1):
+    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
-        self.cols = cols
+        self.cols, self.own_mac = cols, own_mac
         self.latency = self.LATENCY - 1 if hidden else self.LATENCY
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), lanes),
                                              "fprime": lanes})
-        super().__init__({
+        members = {
             "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
             "a": In(data.ArrayLayout(signed(act.width), cols)),
             "bias": In(data.ArrayLayout(signed(weight.width), lanes)),
             "valid": In(1), "first": In(1), "last": In(1),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
-        })
+        }
+        if not own_mac:
+            members["mac"] = In(MacArray.signature_of(cols * lanes, weight.width, act.width))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         P, cols = self.lanes, self.cols
-        m.submodules.mac_array = mac = MacArray(cols * P, self.weight.width, self.act.width)
+        mac = MacArray.attach(m, self, cols * P, self.weight.width, self.act.width)
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.a[c])]

@@ -15,9 +15,11 @@ LARGE_DESIGN_WEIGHTS = 100_000
 
 
 def build(plan):
-    """The pipeline component of ``plan``, starting from the seeded initial parameters."""
+    """The pipeline component of ``plan``, starting from the seeded initial parameters
+    (a multiprocessor plan names its own: ``pipeline_class``)."""
     from .pipeline import Pipeline
-    return Pipeline(plan, *initial_integer_parameters(plan.config))
+    cls = plan.pipeline_class() if hasattr(plan, "pipeline_class") else Pipeline
+    return cls(plan, *initial_integer_parameters(plan.config))
 
 
 def needs(plan):

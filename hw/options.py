@@ -12,6 +12,8 @@ from .fixed_point import parse_format
 from .target import BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
+# multipliers of one processor when --processors is given without --lanes
+DEFAULT_PROCESSOR_LANES = 16
 CONFIG_OPTIONS = ("net", "mode", "seed", "act", "weight", "grad", "lr_shift", "lanes", "cols")
 
 
@@ -44,8 +46,11 @@ def config_from_args(args):
     def given(name, default):
         value = getattr(args, name, None)
         return default if value is None else value
-    # only the commands that build hardware take --lanes and --cols
+    # only the commands that build hardware take --lanes and --cols (per layer; with
+    # --processors, --lanes is the multipliers of one processor: processor_args)
     lanes, cols = getattr(args, "lanes", None), getattr(args, "cols", None)
+    if getattr(args, "processors", None) is not None:
+        lanes = cols = None
     return NetConfig(parse_widths(given("net", "64-32-10")), mode=given("mode", d.mode), seed=given("seed", d.seed),
                      act=parse_format(args.act, "act") if args.act is not None else d.act,
                      weight=parse_format(args.weight, "weight") if args.weight is not None else d.weight,
@@ -65,6 +70,10 @@ def add_hardware_arguments(p):
     p.add_argument("--dsp-budget", type=integer("dsp-budget"),
                    help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin, "
                         f"or the target's)")
+    p.add_argument("--processors", type=integer("processors"), metavar="P",
+                   help="build P equal MAC-array processors that run the scheduler's optimal assignment "
+                        "(layerpipe or pipedream mode); --lanes N is then the multipliers of each "
+                        f"(default {DEFAULT_PROCESSOR_LANES})")
     p.add_argument("--over-budget", action="store_true",
                    help="build --lanes that need more DSP blocks than the budget (with a warning)")
 
@@ -90,8 +99,30 @@ def plan_from_args(args):
     import sys
 
     from .plan import plan_design
-    plan = plan_design(config_from_args(args), target_from_args(args), allow_over_budget=args.over_budget)
+    if getattr(args, "processors", None) is not None:
+        from .processor_plan import plan_processors
+        processors, lanes = processor_args(args)
+        plan = plan_processors(config_from_args(args), target_from_args(args), processors, lanes,
+                               allow_over_budget=args.over_budget)
+    else:
+        plan = plan_design(config_from_args(args), target_from_args(args), allow_over_budget=args.over_budget)
     if plan.over_budget:
         print(f"layerpipe: warning: lanes: {plan.dsp_blocks} DSP blocks exceed the budget of "
               f"{plan.target.dsp_blocks} (--over-budget)", file=sys.stderr)
     return plan
+
+
+def processor_args(args):
+    """(P, lanes) of ``--processors P --lanes N``: N is one number, the multipliers
+    of each processor (default :data:`DEFAULT_PROCESSOR_LANES`); ``--cols`` does not apply."""
+    if getattr(args, "cols", None) is not None:
+        raise LayerPipeError("cols: with --processors each layer's shape follows from --lanes; drop --cols")
+    text = getattr(args, "lanes", None)
+    if text is None:
+        return args.processors, DEFAULT_PROCESSOR_LANES
+    try:
+        lanes = int(text)
+    except ValueError:
+        raise LayerPipeError(f"lanes: {text!r} is not one number; with --processors, --lanes N gives the "
+                             f"multipliers of each processor") from None
+    return args.processors, lanes

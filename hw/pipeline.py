@@ -41,10 +41,12 @@ class Pipeline(wiring.Component):
     status : Out           beats run, samples trained, framing error, idle
     """
 
+    stage_class = Stage     # a layer's component (the multiprocessor design has its own)
+
     def __init__(self, plan, init_weights, init_biases):
         self.plan, self.cfg, self.lanes, self.cols = plan, plan.config, plan.lanes, plan.cols
         cfg, L = plan.config, plan.n_layers
-        self.stages = [Stage(p, init_weights[l], init_biases[l]) for l, p in enumerate(plan.layers)]
+        self.stages = [self.stage_class(p, init_weights[l], init_biases[l]) for l, p in enumerate(plan.layers)]
         classes = cfg.widths[-1]
         self.sample_values, self.result_values = plan.sample_values, plan.result_values
         self.loader = InputLoader(cfg.widths[0], self.sample_values, cfg.act, classes)

@@ -692,7 +692,11 @@ def load_manifest(source):
     for key in ("lanes", "cols"):
         if getattr(cfg, key) is None:
             raise LayerPipeError(f"manifest: config.{key}: missing (a manifest's {key} are resolved)")
-    plan = plan_design(cfg, target, allow_over_budget=m.get("over_budget") is True)
+    if "processors" in m:
+        from .processor_plan import processors_of_manifest, plan_processors
+        plan = plan_processors(cfg, target, *processors_of_manifest(m), allow_over_budget=m.get("over_budget") is True)
+    else:
+        plan = plan_design(cfg, target, allow_over_budget=m.get("over_budget") is True)
     want = json.loads(json.dumps(plan.manifest()))
     for key in sorted(set(want) | set(m)):
         if key not in m:

@@ -109,10 +109,11 @@ class Schedule:
 def task_graph(layers):
     """LayerPipe's tasks for one sample as a DiGraph.
 
-    Nodes carry ``task`` (a Task). Each edge carries a ``value`` the head
-    needs from the tail, and its ``size``: a_l (F_l to F_{l+1} and W_{l+1}),
+    Nodes carry ``task`` (a Task). Each edge carries ``values``: per value the
+    head needs from the tail, its size: a_l (F_l to F_{l+1} and W_{l+1}),
     f'_l (F_l to W_l and B_l(a)), g_l = B_{l+1}(a)'s output (to W_l and
-    B_l(a)). The input a_0 is held where F_1 runs, so F_1 -> W_1 carries it.
+    B_l(a)). The input a_0 is held where F_1 runs, so F_1 -> W_1 carries it
+    beside f'_1 (one edge, two values).
     Edges are also the precedence of one sample (used by ``sequential``).
     """
     graph = nx.DiGraph()
@@ -125,15 +126,22 @@ def task_graph(layers):
     for l, layer in enumerate(layers, 1):
         backward = [f"W{l}"] + ([f"B{l}(a)"] if l > 1 else [])
         if l == 1:
-            graph.add_edge("F1", "W1", value="a0", size=layer.in_size)
+            _carry(graph, "F1", "W1", "a0", layer.in_size)
         if l < n_layers:
             for head in (f"F{l + 1}", f"W{l + 1}"):
-                graph.add_edge(f"F{l}", head, value=f"a{l}", size=layer.out_size)
+                _carry(graph, f"F{l}", head, f"a{l}", layer.out_size)
             for head in backward:
-                graph.add_edge(f"B{l + 1}(a)", head, value=f"g{l}", size=layer.out_size)
+                _carry(graph, f"B{l + 1}(a)", head, f"g{l}", layer.out_size)
         for head in backward:
-            graph.add_edge(f"F{l}", head, value=f"f'{l}", size=layer.n_out)
+            _carry(graph, f"F{l}", head, f"f'{l}", layer.n_out)
     return graph
+
+
+def _carry(graph, tail, head, value, size):
+    """Let the edge tail -> head (added if new) carry ``size`` values of ``value``."""
+    if not graph.has_edge(tail, head):
+        graph.add_edge(tail, head, values={})
+    graph.edges[tail, head]["values"][value] = size
 
 
 def scheme_tasks(layers, scheme):
@@ -161,9 +169,19 @@ def communication(graph, tasks, assignment):
     received = {}  # (value, processor) -> size
     for tail, head, data in graph.edges(data=True):
         if where[tail] != where[head]:
-            received[(data["value"], where[head])] = data["size"]
+            for value, size in data["values"].items():
+                received[(value, where[head])] = size
     gradients = sum(size for (value, _), size in received.items() if value.startswith("g"))
     return Communication(sum(received.values()) - gradients, gradients)
+
+
+def period_in_cycles(assignment, cycles, fixed):
+    """A packing's period in clock cycles: the largest processor's sum of its
+    tasks' ``cycles`` (a dict by task name: e.g. ceil(MACs / lanes) each) plus
+    ``fixed`` cycles once per period (the pipeline drain after a processor's
+    last task; tasks on one processor follow each other with no gap).
+    ``assignment``: per processor its task names."""
+    return max(sum(cycles[name] for name in names) for names in assignment) + fixed
 
 
 def lower_bound(costs, processors):
@@ -442,12 +460,20 @@ def schedule_sequential(layers, processors, elementwise=False, time_limit=10.0):
                     "one sample at a time; lower_bound includes the critical path")
 
 
-def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
-    """All four schemes. Each free packing starts from the coarser one, so
-    layerpipe <= pipedream <= pipedream_stages holds even without a proof."""
+def schedule_pipelined(layers, processors, elementwise=False, time_limit=10.0):
+    """The three pipelined schemes, each free packing started from the coarser
+    one, so layerpipe <= pipedream <= pipedream_stages holds even without a
+    proof: (pipedream_stages, pipedream, layerpipe). The hardware runs these
+    very packings (:mod:`layerpipe.hw.processor_plan`)."""
     stages = schedule_pipedream_stages(layers, processors, elementwise)
     pipedream = schedule_pipedream(layers, processors, elementwise, time_limit, stages)
     layerpipe = schedule_layerpipe(layers, processors, elementwise, time_limit, pipedream)
+    return stages, pipedream, layerpipe
+
+
+def schedule_all(layers, processors, elementwise=False, time_limit=10.0):
+    """All four schemes (:func:`schedule_pipelined`, and ``sequential``)."""
+    stages, pipedream, layerpipe = schedule_pipelined(layers, processors, elementwise, time_limit)
     sequential = schedule_sequential(layers, processors, elementwise, time_limit)
     return {"layerpipe": layerpipe, "pipedream": pipedream,
             "pipedream_stages": stages, "sequential": sequential}

@@ -27,6 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--list", action="store_true", help="the zoo networks with per-layer MACs")
     parser.add_argument("--elementwise", action="store_true",
                         help="count elementwise work (bias, f, f', B(b)) in the costs")
+    parser.add_argument("--lanes", type=integer("lanes"), metavar="N",
+                        help="also the period in clock cycles on processors of N multipliers (the RTL's beat, "
+                             "`layerpipe sim --processors P --lanes N`); fully connected nets only")
     parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
                         help="CP-SAT time limit per packing, seconds (default 10)")
 
@@ -40,12 +43,24 @@ def parse_sweep(text):
     return range(int(match[1]), int(match[2]) + 1)
 
 
-def result(net, processors, elementwise=False, time_limit=10.0):
-    """The JSON object of DESIGN.md 3c for one net and P."""
+def cycles(widths, schedules, lanes):
+    """The ``cycles`` object: per pipelined scheme that the hardware builds, the period in
+    clock cycles of its assignment on processors of ``lanes`` multipliers, and the speedup."""
+    from .processor_plan import MODES, scheme_period_cycles
+    from .plan import stage_latency
+    periods = {s: scheme_period_cycles(widths, schedules[s].assignment, lanes) for s in MODES}
+    return {"lanes": lanes, "unit": "clock cycles per sample", "fixed_cycles": stage_latency(), **periods,
+            "speedup": round(periods["pipedream"] / periods["layerpipe"], 4)}
+
+
+def result(net, processors, elementwise=False, time_limit=10.0, lanes=None, widths=None):
+    """The JSON object of DESIGN.md 3c for one net and P; with ``lanes`` (and the net's
+    ``widths``) also its ``cycles`` (:func:`cycles`)."""
     from .config import pipeline_delays
     from .schedule import schedule_all
     schedules = schedule_all(net.layers, processors, elementwise, time_limit)
     layerpipe = schedules["layerpipe"]
+    extra = {"cycles": cycles(widths, schedules, lanes)} if lanes is not None else {}
     return {
         "net": net.name,
         "processors": processors,
@@ -57,6 +72,7 @@ def result(net, processors, elementwise=False, time_limit=10.0):
         "speedup_vs_sequential": round(schedules["sequential"].period / layerpipe.period, 4),
         "delays": list(pipeline_delays(len(net.layers))),
         "layers": [layer.name for layer in net.layers],
+        **extra,
     }
 
 
@@ -111,6 +127,10 @@ def _format_result(r):
     lines.append(f"speedup layerpipe vs pipedream {r['speedup']:.3f}x, vs pipedream_stages "
                  f"{r['speedup_vs_stages']:.3f}x (stages: contiguous, no stage replication), "
                  f"vs sequential {r['speedup_vs_sequential']:.3f}x")
+    if "cycles" in r:
+        c = r["cycles"]
+        lines.append(f"on processors of {c['lanes']} multipliers: layerpipe {c['layerpipe']:,} cycles, pipedream "
+                     f"{c['pipedream']:,} cycles per sample ({c['fixed_cycles']} fixed), speedup {c['speedup']:.3f}x")
     lines.append("delays (samples, layer 1..L): " + " ".join(map(str, r["delays"])))
     for name in ("layerpipe", "pipedream"):
         lines.append(f"{name} assignment:")
@@ -178,6 +198,16 @@ def run(args):
     if not args.time_limit > 0:
         raise LayerPipeError(f"time-limit: {args.time_limit} must be a positive number of seconds")
     net = get_net(args.net)
+    widths = None
+    if args.lanes is not None:
+        from .config import parse_widths
+        if args.lanes < 1:
+            raise LayerPipeError(f"lanes: {args.lanes} must be a whole number >= 1 (multipliers per processor)")
+        try:
+            widths = parse_widths(args.net)
+        except LayerPipeError:
+            raise LayerPipeError(f"lanes: cycles are modelled for fully connected nets given as widths "
+                                 f"(--net 64-32-10), not {args.net!r}") from None
     if args.gantt:
         check_output(args.gantt, "gantt", suffixes=(".png",))
     if args.sweep:
@@ -192,7 +222,7 @@ def run(args):
         raise LayerPipeError(f"processors: {args.processors} is out of range 1..{MAX_PROCESSORS}")
     with Steps(f"schedule {net.name}").step(f"packing the tasks on P = {args.processors} processors"
                                             f" (CP-SAT, at most {args.time_limit:g} s a scheme)"):
-        r = result(net, args.processors, args.elementwise, args.time_limit)
+        r = result(net, args.processors, args.elementwise, args.time_limit, args.lanes, widths)
     if args.gantt:
         draw_gantt(r, args.gantt)
     print(strict_json.dumps(r) if args.json else _format_result(r))

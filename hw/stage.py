@@ -235,10 +235,15 @@ class Stage(wiring.Component):
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),
                                  wgrad.mac.p[k].eq(mac.p[k]), aga.mac.p[k].eq(mac.p[k])]
 
-        # -- forward results: the pass number travels with the last column
-        out_r = ft["r"]
+        self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
+        return m
+
+    def _send_forward(self, m, fwd, fifo, r, r_shape):
+        """Forward's results to ``act_out`` and their f' into the delay FIFO: the pass
+        number ``r`` (of the column presented) travels with the last column."""
+        out_r = r
         for k in range(fwd.latency):
-            r_k = Signal.like(fsw.r, name=f"fwd_r_t{k + 1}")
+            r_k = Signal.like(r_shape, name=f"fwd_r_t{k + 1}")
             m.d.sync += r_k.eq(out_r)
             out_r = r_k
         m.d.comb += [self.act_out.valid.eq(fwd.out.valid), self.act_out.p.a.eq(fwd.out.p.a),
@@ -246,4 +251,3 @@ class Stage(wiring.Component):
                      self.act_out.p.mask.eq(self._row_mask()[out_r]),
                      fifo.fprime_write.eq(fwd.out.valid), fifo.fprime_word.eq(out_r),
                      fifo.fprime_bits.eq(fwd.out.p.fprime)]
-        return m

@@ -166,6 +166,9 @@ def simulate(plan, dataset="digits", n=300, seed=0, gap=0.0, backpressure=0.0, w
         "cycles_per_beat": info["cycles_per_beat"], "manifest_cycles_per_sample": info["cycles_per_sample"],
         "bound": info["bound"], "name": plan.name, "digest": plan.digest, "status": res["status"],
         "waves": str(Path(waves).resolve()) if waves else None,
+        # a multiprocessor design (--processors): P, lanes, the assignment and the model's period
+        "processors": {k: info["processors"][k] for k in ("count", "lanes", "assignment", "period_cycles",
+                                                          "communication")} if "processors" in info else None,
     }
 
 
@@ -223,7 +226,8 @@ def plan_of(args):
     """The design of ``--manifest``, or of the config and hardware options."""
     if args.manifest is None:
         return plan_from_args(args)
-    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget") if getattr(args, name, None) is not None]
+    given = [name for name in CONFIG_OPTIONS + ("target", "dsp_budget", "processors")
+             if getattr(args, name, None) is not None]
     if given or args.over_budget:
         name = (given or ["over_budget"])[0].replace("_", "-")
         raise LayerPipeError(f"manifest: the design comes from the manifest; drop --{name}")
@@ -274,6 +278,9 @@ def run(args):
     else:
         print(f"{r['net']} {r['mode']}  lanes {r['lanes']}  cols {r['cols']}  "
               f"{r['multipliers']} of {r['dsp_budget']} multipliers  {r['samples']} samples")
+        if r["processors"]:
+            print(f"  processors          {r['processors']['count']} x {r['processors']['lanes']} multipliers: "
+                  + "  ".join(f"p{p}: {' '.join(a)}" for p, a in enumerate(r["processors"]["assignment"])))
         print(f"  bit exact           {r['bit_exact']}  ({r['mismatches']} mismatches)"
               + (f"  first: {r['first_mismatch']}" if r["first_mismatch"] else ""))
         if r["cycles_per_sample"] is None:

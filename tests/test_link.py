@@ -132,7 +132,8 @@ def test_frame_through_uart_is_the_hosts_frame():
 
 @pytest.mark.parametrize("case", ["corrupt", "truncated", "good"])
 def test_frame_receiver_verdicts(case):
-    timeout = 40
+    # bytes as fast as the fastest UART delivers them (divisor 4: 40 cycles a byte)
+    timeout, spacing = 100, 40
     dut = FrameReceiver(timeout)
     frame = bytearray(protocol.encode_frame(Cmd.STATUS, 3, b""))
     if case == "corrupt":
@@ -147,7 +148,7 @@ def test_frame_receiver_verdicts(case):
             ctx.set(dut.bytes.payload, b)
             await ctx.tick()
             ctx.set(dut.bytes.valid, 0)
-            await ctx.tick().repeat(3)
+            await ctx.tick().repeat(spacing - 1)
         await ctx.tick().repeat(timeout + 10)
 
     async def watch(ctx):

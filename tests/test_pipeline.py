@@ -22,7 +22,9 @@ def plan_of(cfg, lanes, cols=None):
     return DesignPlan(cfg.replace(cols=cols), dsp_budget(), layer_plans(cfg, lanes, cols))
 
 
-def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
+def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None, plan=None):
+    """Train the design of ``plan`` (default: ``plan_of(cfg, lanes, cols)``) and the golden model on
+    ``n`` seeded random samples; (expected results, RTL results, RTL state, golden model)."""
     rng = np.random.default_rng(seed)
     ar = IntegerArithmetic(cfg)
     samples = [Sample(i, ar.input(rng.random(cfg.widths[0])), int(rng.integers(cfg.widths[-1])))
@@ -30,7 +32,8 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
     gold = Pipeline(cfg, ar)
     expected = [(a.tolist(), label) for rep in gold.run(samples) for _, a, label in rep.results]
     weights, biases = ar.parameters(*initial_parameters(cfg))
-    dut = HwPipeline(plan_of(cfg, lanes, cols), weights, biases)
+    plan = plan or plan_of(cfg, lanes, cols)
+    dut = (plan.pipeline_class() if hasattr(plan, "pipeline_class") else HwPipeline)(plan, weights, biases)
     V, R, n_out = dut.sample_values, dut.result_values, cfg.widths[-1]
     got, state = [], {}
 
@@ -94,7 +97,9 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None):
 
 
 def check(cfg, lanes, n, seed, **kw):
-    print(f"config {cfg.widths} mode {cfg.mode} lanes {lanes} seed {seed} {kw}")
+    print(f"config {cfg.widths} mode {cfg.mode} lanes {lanes} seed {seed} "
+          f"{ {k: v for k, v in kw.items() if k != 'plan'} } {getattr(kw.get('plan'), 'name', '')}")
+    plan = kw.get("plan") or plan_of(cfg, lanes)
     expected, got, state, gold = run_pipeline(cfg, lanes, n, seed, **kw)
     first = first_difference([{"a": a, "label": label} for a, label in expected],
                              [{"a": a, "label": label} for a, label in got])
@@ -104,9 +109,9 @@ def check(cfg, lanes, n, seed, **kw):
         want = np.concatenate([gold.weights[l], gold.biases[l][:, None]], axis=1).tolist()
         first = first_difference(want, state["weights"][l], item=f"layer {l + 1} weight row")
         assert first is None, first
-    plan = plan_of(cfg, lanes)
     assert state["status"]["beats"] == n * plan.beats_per_sample + plan.fill_beats
     assert state["status"]["trained"] == n and state["status"]["framing_error"] == 0
+    return state
 
 
 @pytest.mark.parametrize("widths, lanes, mode", [

@@ -4,7 +4,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-COUNTERS = data.StructLayout({"epoch": 16, "samples": 32, "correct": 32, "abs_error": 32})
+EPOCH_BITS = 16         # a START runs at most 2^16 - 1 epochs (its 2-byte argument)
+ABS_ERROR_BITS = 32     # the protocol's abs_error field; the sum wraps modulo 2^32
+
+
+def counters_layout(count_bits):
+    """One epoch's counters: samples and correct are at most the store's count."""
+    return data.StructLayout({"samples": count_bits, "correct": count_bits, "abs_error": ABS_ERROR_BITS})
 
 
 def result_values(layout):
@@ -23,33 +29,41 @@ class EpochCounters(wiring.Component):
     one-hot target, ``one`` at the label). Twin: ``layerpipe.sim.link_golden.epoch_counters``.
 
     At the end of epoch e its counters go to slot e mod ``slots`` of a
-    memory, read with ``read_slot`` (``read_data`` one cycle later).
+    memory, read with ``read_slot`` (``read_data`` one cycle later). The
+    counters are as wide as they can grow (``count_bits`` for samples and
+    correct, the outputs' error bound for a sample's error) and the memory
+    holds no epoch number (the reader knows which slot it asked for), so
+    that it stays narrow: 52 bits a slot for a store of 1,023 samples.
 
     Members
     -------
     results : In(stream)  the pipeline's result stream (always ready)
     count : In            samples per epoch
     clear : In(1)         restart from epoch 0 (a pulse, between runs)
-    epochs_done : Out(32)
-    read_slot : In, read_data : Out(COUNTERS)
+    epochs_done : Out(EPOCH_BITS)
+    read_slot : In, read_data : Out(counters_layout(count_bits))
     """
 
     def __init__(self, result_layout, outputs, one, slots, count_bits):
         self.result_layout, self.outputs, self.one, self.slots = result_layout, outputs, one, slots
         self.lanes, self.value_shape = result_values(result_layout)
+        self.layout = counters_layout(count_bits)
         super().__init__({"results": In(stream.Signature(result_layout)), "count": In(count_bits),
-                          "clear": In(1), "epochs_done": Out(32),
-                          "read_slot": In(range(slots)), "read_data": Out(COUNTERS)})
+                          "clear": In(1), "epochs_done": Out(EPOCH_BITS),
+                          "read_slot": In(range(slots)), "read_data": Out(self.layout)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.memory = mem = Memory(shape=COUNTERS, depth=self.slots, init=[])
+        m.submodules.memory = mem = Memory(shape=self.layout, depth=self.slots, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         m.d.comb += [rd.addr.eq(self.read_slot), self.read_data.eq(rd.data), self.results.ready.eq(1)]
         width = Shape.cast(self.value_shape).width
         pos = Signal(range(self.outputs + self.lanes))            # output index of lane 0
-        best, arg, err = Signal(signed(width + 1)), Signal(range(self.outputs + 1)), Signal(32)
-        samples, correct, abs_error = Signal(32), Signal(32), Signal(32)
+        # |a - y| <= 2^width for a in the act format and y in {0, one}: a sample's error fits
+        best, arg = Signal(signed(width + 1)), Signal(range(self.outputs + 1))
+        err = Signal(range(self.outputs * 2 ** width + 1))
+        samples, correct = Signal(len(self.count)), Signal(len(self.count))
+        abs_error = Signal(ABS_ERROR_BITS)
         p = self.results.p
         array = isinstance(self.result_layout["a"].shape, data.ArrayLayout)     # a[0..] (one element too)
         values = [p.a[j] for j in range(self.lanes)] if array else [p.a]
@@ -72,8 +86,7 @@ class EpochCounters(wiring.Component):
                 n, c, s = samples + 1, correct + ok, abs_error + e
                 with m.If(n == self.count):       # the epoch's last sample
                     m.d.comb += [wr.en.eq(1), wr.addr.eq(self.epochs_done),
-                                 wr.data.epoch.eq(self.epochs_done), wr.data.samples.eq(n),
-                                 wr.data.correct.eq(c), wr.data.abs_error.eq(s)]
+                                 wr.data.samples.eq(n), wr.data.correct.eq(c), wr.data.abs_error.eq(s)]
                     m.d.sync += [samples.eq(0), correct.eq(0), abs_error.eq(0),
                                  self.epochs_done.eq(self.epochs_done + 1)]
                 with m.Else():

@@ -1,15 +1,18 @@
 """The sending half of the framing: a header and payload bytes in, a framed byte stream out."""
 from amaranth.hdl import Module, Signal
-from amaranth.lib import crc, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import protocol
 from .frame_rx import HEADER
+from .serial_crc import SerialCrc
 
 
 class FrameSender(wiring.Component):
     """Frames ``length`` payload bytes (:mod:`.protocol`): SOF, the header,
-    the payload as it comes, then the CRC.
+    the payload as it comes, then the CRC. The CRC takes a byte in 8 cycles
+    (:class:`.SerialCrc`), so a byte leaves at most every 9 cycles (the UART
+    takes one every 10 x divisor).
 
     ``start`` (a one-cycle pulse, while ``busy`` is low) latches ``header``;
     the sender then takes exactly ``header.length`` bytes from ``payload``
@@ -30,15 +33,16 @@ class FrameSender(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = gen = crc.Processor(protocol.CRC)
+        m.submodules.crc = gen = SerialCrc()
         head = Signal(HEADER)
-        index = Signal(16)
+        index = Signal(2)           # header byte, CRC byte
+        left = Signal(16)           # payload bytes still to send
         sent = Signal()
         m.d.comb += [sent.eq(self.bytes.valid & self.bytes.ready), gen.data.eq(self.bytes.payload)]
         with m.FSM():
             with m.State("idle"):
                 with m.If(self.start):
-                    m.d.sync += [head.eq(self.header), index.eq(0)]
+                    m.d.sync += [head.eq(self.header), index.eq(0), left.eq(self.header.length)]
                     m.next = "sof"
             with m.State("sof"):
                 m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(1), self.bytes.payload.eq(protocol.SOF),
@@ -46,7 +50,7 @@ class FrameSender(wiring.Component):
                 with m.If(sent):
                     m.next = "header"
             with m.State("header"):
-                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(1), gen.valid.eq(sent),
+                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(~gen.busy), gen.valid.eq(sent),
                              self.bytes.payload.eq(head.as_value().word_select(index[:2], 8))]
                 with m.If(sent):
                     m.d.sync += index.eq(index + 1)
@@ -55,21 +59,21 @@ class FrameSender(wiring.Component):
                         m.next = "payload_or_crc"
             with m.State("payload_or_crc"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(head.length == 0):
+                with m.If(left == 0):
                     m.next = "crc"
                 with m.Else():
                     m.next = "payload"
             with m.State("payload"):
-                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(self.payload.valid),
-                             self.bytes.payload.eq(self.payload.payload), self.payload.ready.eq(self.bytes.ready),
+                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(self.payload.valid & ~gen.busy),
+                             self.bytes.payload.eq(self.payload.payload),
+                             self.payload.ready.eq(self.bytes.ready & ~gen.busy),
                              gen.valid.eq(sent)]
                 with m.If(sent):
-                    m.d.sync += index.eq(index + 1)
-                    with m.If(index == head.length - 1):
-                        m.d.sync += index.eq(0)
+                    m.d.sync += left.eq(left - 1)
+                    with m.If(left == 1):
                         m.next = "crc"
-            with m.State("crc"):        # the CRC register holds the last byte's update by now
-                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(1),
+            with m.State("crc"):        # once the CRC has taken the last byte (a bit per cycle)
+                m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(~gen.busy),
                              self.bytes.payload.eq(gen.crc.word_select(~index[0], 8))]
                 with m.If(sent):
                     m.d.sync += index.eq(index + 1)

@@ -7,15 +7,18 @@ from amaranth.lib.wiring import In, Out
 from ..errors import LayerPipeError
 from ..mac_array import times_constant
 from . import protocol
-from .epoch_counters import EpochCounters
+from .epoch_counters import EpochCounters, counters_layout
 from .epoch_order import TAPS, EpochOrder, lfsr_bits
-from .frame_rx import FrameReceiver
+from .frame_rx import INDEX_MAX, FrameReceiver
 from .frame_tx import FrameSender
 from .protocol import ARGS, Cmd, Error
 from .uart import UartRx, UartTx
 
 EPOCH_SLOTS = 16        # counters of the last 16 epochs stay readable
 MAX_STORE = 2 ** max(TAPS) - 1     # the LFSR walk covers this many samples
+ARG_BYTES = max(protocol.field_bytes(f) for f in ARGS.values())     # a command's arguments
+assert ARG_BYTES <= INDEX_MAX, "the receiver's payload index must tell the argument bytes apart"
+CHUNK_BYTES = 4         # a reply field (or several small ones) is sampled whole, up to this many bytes
 
 
 def sample_values(layout):
@@ -35,9 +38,11 @@ def store_shapes(plan):
             (Shape.cast(layout["label"].shape).width, 1))
 
 
-def store_blocks(plan, capacity):
-    """Block RAMs of ``plan.target``'s family a store of ``capacity`` samples takes."""
-    return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan))
+def store_blocks(plan, capacity, epoch_slots=EPOCH_SLOTS):
+    """Block RAMs of ``plan.target``'s family the link takes with a store of
+    ``capacity`` samples: the store and the per-epoch counters' memory."""
+    counters = plan.target.ebr_for(Shape.cast(counters_layout(capacity.bit_length())).width, epoch_slots)
+    return sum(plan.target.ebr_for(width, words * capacity) for width, words in store_shapes(plan)) + counters
 
 
 def store_capacity(plan, reserve=0):
@@ -165,7 +170,7 @@ class LinkTop(wiring.Component):
         acc = Signal(8 * max(fmt.value_bytes, fmt.label_bytes))
         in_label, full = Signal(), Signal()
         fresh = Signal(range(self.capacity + 1))      # whole samples received in this frame
-        args = Signal(8 * 6)                          # the first payload bytes of other commands
+        args = Signal(8 * ARG_BYTES)                  # the first payload bytes of other commands
 
         running, streaming = Signal(), Signal()
         m.d.comb += self.running.eq(running | streaming)
@@ -177,8 +182,8 @@ class LinkTop(wiring.Component):
                          in_label.eq(0), full.eq(0), fresh.eq(0), args.eq(0)]
         with m.If(frx.payload.valid):
             pb = frx.payload.p
-            with m.If(pb.index < 6):
-                m.d.sync += args.word_select(pb.index[:3], 8).eq(pb.byte)
+            with m.If(pb.index < ARG_BYTES):
+                m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
             word = Cat(acc[8:], pb.byte)              # the value so far, this byte on top
             nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
             with m.If(takes_samples & ~running & ~streaming & idle_exec):
@@ -283,37 +288,31 @@ class LinkTop(wiring.Component):
         res = pipe.results
         rbytes = fmt.value_bytes
         rlanes = ctr.lanes
-        rshift = Signal(8 * rbytes * rlanes)
-        rleft = Signal(range(rbytes * rlanes + 1))
         m.d.comb += [ctr.results.valid.eq(res.valid & running), ctr.results.p.eq(res.p)]
         with m.If(running):
             m.d.comb += res.ready.eq(1)
 
         # -- the executor: one reply per frame
-        reply = Signal(8 * max(protocol.field_bytes(f) for f in
-                               (protocol.INFO_FIELDS, protocol.STATUS_FIELDS, protocol.COUNTER_FIELDS,
-                                protocol.ERROR_FIELDS, protocol.WRITE_FIELDS)))
         last_type, last_seq, last_valid = Signal(8), Signal(8), Signal()
         bad_frames, last_error = Signal(16), Signal(8)
         missed, missed_type, missed_seq = Signal(), Signal(8), Signal(8)
-        source = Signal(2)          # 0 reply register, 1 weights, 2 results
+        err_code, err_type = Signal(8), Signal(8)       # an ERROR reply's fields
         # arguments
         a_epochs, a_state = args[:16], args[16:40]
         a_layer, a_row = args[:8], args[8:24]
         a_epoch = args[:16]
         layer_bits = max(1, (L - 1).bit_length())
         layer_sel = a_layer[:layer_bits]
-        # the weight walk's layer and row, held from the decision on (a frame the host
-        # sends meanwhile, against the protocol, must not move it)
+        # the weight walk's layer and row and the counters' epoch, held from the decision on
+        # (a frame the host sends meanwhile, against the protocol, must not move them)
         rb_layer, rb_row = Signal(layer_bits), Signal(16)
-        m.d.comb += ctr.read_slot.eq(a_epoch)
+        epoch_asked = Signal(16)
+        m.d.comb += ctr.read_slot.eq(epoch_asked)
         n_in = Array(Const(w, 16) for w in cfg.widths[:-1])
         n_out = Array(Const(w, 16) for w in cfg.widths[1:])
         # the weight read-back walk
         col = Signal(16)
         wait = Signal(2)
-        wshift = Signal(8 * fmt.weight_bytes)
-        wleft = Signal(range(fmt.weight_bytes + 1))
         m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
 
         cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
@@ -324,18 +323,30 @@ class LinkTop(wiring.Component):
                   "epochs_done": ctr.epochs_done,
                   "beats": pipe.status.beats, "trained": pipe.status.trained, "bad_frames": bad_frames,
                   "last_error": last_error}
+        # Every reply byte leaves from one register, ``word``: a chunk of reply fields (up to
+        # CHUNK_BYTES, sampled whole, so no multi-byte counter is torn), a weight, or a result.
+        replies = {Cmd.INFO: _chunks(protocol.INFO_FIELDS, self.info()),
+                   Cmd.STATUS: _chunks(protocol.STATUS_FIELDS, status),
+                   Cmd.COUNTERS: _chunks(protocol.COUNTER_FIELDS, {"epoch": epoch_asked, **{
+                       k: ctr.read_data[k] for k, _ in protocol.COUNTER_FIELDS if k != "epoch"}}),
+                   Cmd.WRITE: _chunks(protocol.WRITE_FIELDS, {"stored": count}),
+                   protocol.ERROR: _chunks(protocol.ERROR_FIELDS, {"code": err_code, "type": err_type})}
+        kinds = {k: i for i, k in enumerate(replies, 1)}    # 0: no fields (an empty reply)
+        word = Signal(8 * max(CHUNK_BYTES, fmt.weight_bytes, rbytes * rlanes))
+        left = Signal(range(len(word) // 8 + 1))            # bytes of ``word`` still to send
+        chunk = Signal(range(max(len(c) for c in replies.values()) + 1))
+        kind = Signal(range(len(kinds) + 1))
+        FIELDS, WEIGHTS, RESULTS = range(3)
+        source = Signal(2)
 
-        def send(type_, seq, length, src, payload=None):
+        def send(type_, seq, length, src, reply_kind=0):
             m.d.sync += [ftx.header.type.eq(type_), ftx.header.seq.eq(seq), ftx.header.length.eq(length),
-                         source.eq(src)]
-            if payload is not None:
-                m.d.sync += reply.eq(payload)
+                         source.eq(src), kind.eq(reply_kind), chunk.eq(0), left.eq(0)]
             m.next = "start_reply"
 
         def error(code, type_, seq):
-            m.d.sync += [bad_frames.eq(bad_frames + 1), last_error.eq(code)]
-            send(protocol.ERROR, seq, protocol.field_bytes(protocol.ERROR_FIELDS), 0,
-                 Cat(Const(code, 8) if isinstance(code, int) else code, type_))
+            m.d.sync += [bad_frames.eq(bad_frames + 1), last_error.eq(code), err_code.eq(code), err_type.eq(type_)]
+            send(protocol.ERROR, seq, protocol.field_bytes(protocol.ERROR_FIELDS), FIELDS, kinds[protocol.ERROR])
 
         with m.If(frx.done & ~idle_exec):      # a frame while the previous one is still answered
             m.d.sync += [missed.eq(1), missed_type.eq(head.type), missed_seq.eq(head.seq)]
@@ -360,7 +371,8 @@ class LinkTop(wiring.Component):
             with m.Case(Cmd.WEIGHTS):
                 m.d.comb += bad_arg.eq((a_layer >= L) | (a_row >= n_out[layer_sel]))
             with m.Case(Cmd.COUNTERS):
-                m.d.comb += bad_arg.eq((a_epoch >= ctr.epochs_done) | (ctr.epochs_done - a_epoch > self.epoch_slots))
+                m.d.comb += bad_arg.eq((a_epoch >= ctr.epochs_done) |
+                                       ((ctr.epochs_done - a_epoch)[:len(a_epoch)] > self.epoch_slots))
         with m.If(frx.error != 0):
             m.d.comb += code.eq(frx.error)
         with m.Elif(~known):
@@ -392,70 +404,63 @@ class LinkTop(wiring.Component):
                 with m.Else():
                     m.d.sync += [last_type.eq(head.type), last_seq.eq(head.seq), last_valid.eq(1)]
                     with m.Switch(head.type):
-                        with m.Case(Cmd.INFO):
-                            send(ack, head.seq, protocol.field_bytes(protocol.INFO_FIELDS), 0,
-                                 _pack(protocol.INFO_FIELDS, self.info()))
-                        with m.Case(Cmd.STATUS):
-                            send(ack, head.seq, protocol.field_bytes(protocol.STATUS_FIELDS), 0,
-                                 _pack(protocol.STATUS_FIELDS, status))
-                        with m.Case(Cmd.COUNTERS):
-                            send(ack, head.seq, protocol.field_bytes(protocol.COUNTER_FIELDS), 0,
-                                 _pack(protocol.COUNTER_FIELDS, {k: ctr.read_data[k] for k, _ in
-                                                                 protocol.COUNTER_FIELDS}))
+                        for c in (Cmd.INFO, Cmd.STATUS, Cmd.COUNTERS):
+                            with m.Case(c):
+                                if c == Cmd.COUNTERS:
+                                    m.d.sync += epoch_asked.eq(a_epoch)
+                                send(ack, head.seq, protocol.field_bytes(protocol.REPLY_FIELDS[c]), FIELDS, kinds[c])
                         with m.Case(Cmd.WRITE):
-                            new = Mux(dup, count, wp)
-                            m.d.sync += count.eq(new)
-                            send(ack, head.seq, protocol.field_bytes(protocol.WRITE_FIELDS), 0,
-                                 _pack(protocol.WRITE_FIELDS, {"stored": new}))
+                            m.d.sync += count.eq(Mux(dup, count, wp))
+                            send(ack, head.seq, protocol.field_bytes(protocol.WRITE_FIELDS), FIELDS, kinds[Cmd.WRITE])
                         with m.Case(Cmd.CLEAR):
                             m.d.sync += count.eq(0)
-                            send(ack, head.seq, 0, 0)
+                            send(ack, head.seq, 0, FIELDS)
                         with m.Case(Cmd.START):
                             m.d.comb += [order.load.eq(1), order.seed.eq(a_state), ctr.clear.eq(1),
                                          start_run.eq(1)]
                             m.d.sync += [running.eq(1), epochs.eq(a_epochs), epochs_fed.eq(0), in_epoch.eq(0),
                                          run_cycles.eq(0)]
-                            send(ack, head.seq, 0, 0)
+                            send(ack, head.seq, 0, FIELDS)
                         with m.Case(Cmd.WEIGHTS):
-                            m.d.sync += [col.eq(0), wait.eq(0), wleft.eq(0), rb_layer.eq(layer_sel),
-                                         rb_row.eq(a_row)]
-                            send(ack, head.seq, (n_in[layer_sel] + 1) * fmt.weight_bytes, 1)
+                            m.d.sync += [col.eq(0), wait.eq(0), rb_layer.eq(layer_sel), rb_row.eq(a_row)]
+                            send(ack, head.seq, (n_in[layer_sel] + 1) * fmt.weight_bytes, WEIGHTS)
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
-                            m.d.sync += [streaming.eq(1), stream_left.eq(fresh), rleft.eq(0)]
-                            send(ack, head.seq, times_constant(fresh, fmt.outputs * rbytes), 2)
+                            m.d.sync += [streaming.eq(1), stream_left.eq(fresh)]
+                            send(ack, head.seq, times_constant(fresh, fmt.outputs * rbytes), RESULTS)
             with m.State("start_reply"):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
             with m.State("reply"):
-                with m.Switch(source):
-                    with m.Case(0):
-                        m.d.comb += [ftx.payload.valid.eq(1), ftx.payload.payload.eq(reply[:8])]
-                        with m.If(ftx.payload.ready):
-                            m.d.sync += reply.eq(reply >> 8)
-                    with m.Case(1):       # weights: address, wait for the read-back, send its bytes
-                        m.d.comb += [ftx.payload.valid.eq(wleft != 0), ftx.payload.payload.eq(wshift[:8])]
-                        with m.If(wleft != 0):
-                            with m.If(ftx.payload.ready):
-                                m.d.sync += [wshift.eq(wshift >> 8), wleft.eq(wleft - 1)]
-                                with m.If(wleft == 1):
-                                    m.d.sync += [col.eq(col + 1), wait.eq(0)]
-                        with m.Elif(wait != 3):
-                            m.d.sync += wait.eq(wait + 1)
-                        with m.Elif(col <= n_in[rb_layer]):
-                            m.d.sync += [wshift.eq(pipe.readback_data.as_signed()), wleft.eq(fmt.weight_bytes)]
-                    with m.Case(2):       # a STREAM's outputs as they leave the pipeline
-                        m.d.comb += [ftx.payload.valid.eq(rleft != 0), ftx.payload.payload.eq(rshift[:8])]
-                        with m.If(rleft != 0):
-                            with m.If(ftx.payload.ready):
-                                m.d.sync += [rshift.eq(rshift >> 8), rleft.eq(rleft - 1)]
-                        with m.Else():
+                m.d.comb += [ftx.payload.valid.eq(left != 0), ftx.payload.payload.eq(word[:8])]
+                with m.If(left != 0):
+                    with m.If(ftx.payload.ready):
+                        m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
+                        with m.If((source == WEIGHTS) & (left == 1)):
+                            m.d.sync += [col.eq(col + 1), wait.eq(0)]
+                with m.Else():
+                    with m.Switch(source):
+                        with m.Case(FIELDS):    # the next chunk of the reply's fields
+                            m.d.sync += chunk.eq(chunk + 1)
+                            with m.Switch(kind):
+                                for k, chunks in replies.items():
+                                    with m.Case(kinds[k]):
+                                        with m.Switch(chunk):
+                                            for i, (nbytes, value) in enumerate(chunks):
+                                                with m.Case(i):
+                                                    m.d.sync += [word.eq(value), left.eq(nbytes)]
+                        with m.Case(WEIGHTS):   # address, wait for the read-back, send its bytes
+                            with m.If(wait != 3):
+                                m.d.sync += wait.eq(wait + 1)
+                            with m.Elif(col <= n_in[rb_layer]):
+                                m.d.sync += [word.eq(pipe.readback_data.as_signed()), left.eq(fmt.weight_bytes)]
+                        with m.Case(RESULTS):   # a STREAM's outputs as they leave the pipeline
                             m.d.comb += res.ready.eq(1)
                             with m.If(res.valid):
                                 array = isinstance(pipe.result_layout["a"].shape, data.ArrayLayout)
                                 vals = [res.p.a[j] for j in range(rlanes)] if array else [res.p.a]
-                                m.d.sync += [rshift.eq(Cat(*(_sext(v, 8 * rbytes) for v in vals))),
-                                             rleft.eq(rbytes * rlanes)]
+                                m.d.sync += [word.eq(Cat(*(_sext(v, 8 * rbytes) for v in vals))),
+                                             left.eq(rbytes * rlanes)]
                 with m.If(~ftx.busy):
                     m.next = "finish"
             with m.State("finish"):
@@ -463,6 +468,29 @@ class LinkTop(wiring.Component):
                 with m.If(~streaming):
                     m.next = "idle"
         return m
+
+
+def _chunks(fields, values):
+    """The reply of ``fields`` (``values`` as for :func:`_pack`) as ``[(bytes, value)]``:
+    consecutive fields packed into chunks of at most :data:`CHUNK_BYTES`, a longer field split."""
+    out, group = [], []
+
+    def flush():
+        if group:
+            out.append((protocol.field_bytes(group), _pack(group, values)))
+            group.clear()
+    for name, n in fields:
+        if n > CHUNK_BYTES:
+            flush()
+            v = _pack([(name, n)], values)
+            out += [(min(CHUNK_BYTES, n - at), v[8 * at:8 * min(n, at + CHUNK_BYTES)])
+                    for at in range(0, n, CHUNK_BYTES)]
+            continue
+        if protocol.field_bytes(group) + n > CHUNK_BYTES:
+            flush()
+        group.append((name, n))
+    flush()
+    return out
 
 
 def _sext(value, width):

@@ -28,7 +28,8 @@ SOF = 0xA5
 ACK = 0x80
 ERROR = 0x7F
 VERSION = 1
-CRC = catalog.CRC16_IBM_3740(data_width=8)
+CRC_ALGORITHM = catalog.CRC16_IBM_3740
+CRC = CRC_ALGORITHM(data_width=8)      # the host's, a byte at a time (the gateware's runs a bit at a time)
 HEADER_BYTES = 5        # SOF, type, seq, len (2)
 TRAILER_BYTES = 2       # CRC
 MAX_PAYLOAD = 0xFFFF
