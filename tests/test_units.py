@@ -542,10 +542,15 @@ def test_sweep_issues_every_column_once_per_round(n_in, passes, cols, word_cols,
                    col_ok=sum(1 << c for c in range(cols) if i + c < n_in))
               for k, (q, r, i) in enumerate(issued)]
     cycles = [{"start": 1}] + [{"start": 0}] * (len(issued) + 2)
-    seen = run(dut, cycles, {k: getattr(dut, k) for k in expect[0]})
+    nexts = ("active", "addr", "group", "fifo_word", "fifo_group")
+    seen = run(dut, cycles, {**{k: getattr(dut, k) for k in expect[0]},
+                             **{f"next_{k}": getattr(dut, f"next_{k}") for k in nexts}})
     assert seen[0]["active"] == 0
-    assert seen[1:len(issued) + 1] == expect
+    assert [{k: c[k] for k in expect[0]} for c in seen[1:len(issued) + 1]] == expect
     assert [c["active"] for c in seen[len(issued) + 1:]] == [0, 0]
+    # the next values (a memory's read address) are what the registers show a cycle later
+    for c in range(len(seen) - 1):
+        assert {k: seen[c][f"next_{k}"] for k in nexts} == {k: seen[c + 1][k] for k in nexts}, f"cycle {c}"
 
 
 # -- stage ----------------------------------------------------------------------------------
