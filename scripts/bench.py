@@ -19,8 +19,10 @@ Every figure is ``{"value", "unit", "source"}`` (plus ``note`` when it is
 missing or qualified, ``formula`` when it is computed from other figures);
 ``source`` is ``RTL`` (Verilator), ``nextpnr``, ``model`` (design plan or
 scheduler), ``CPU`` (timed here) or ``derived``. ``--quick`` runs a subset in
-a couple of minutes and no synthesis (synthesis figures then come from the
-report a full run cached for the same design, else null with a note).
+a couple of minutes and no synthesis. Synthesis figures come from the
+cached report of the identical design when there is one (a full run's or
+``layerpipe synth``'s), else a full run builds it; --quick then gives null
+with a note.
 ``--out DIR`` writes ``bench.json``, ``bench.md`` and the plots.
 """
 import json
@@ -272,15 +274,26 @@ def synth_cache(board, plan):
     return SYNTH_CACHE / f"{board.name}-{plan.name}-{h.hexdigest()[:12]}.json"
 
 
-def synth_section(board, plan, quick, progress):
-    """Synthesis of ``plan`` on ``board``: run (and cached) in a full run, read from the cache by --quick."""
+def record_synth(board, plan, report):
+    """Keep ``report`` (``layerpipe synth``'s, of ``plan`` on ``board``) in the cache, stamped with the time."""
     cache = synth_cache(board, plan)
+    report = dict(report, _when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(strict_json.dumps(report, indent=1))
+    return report
+
+
+def synth_section(board, plan, quick, progress):
+    """Synthesis of ``plan`` on ``board``: the cached report of the identical design (a full run's
+    or ``layerpipe synth``'s: the cache is named by the design's Verilog and the flow's sources),
+    else a build in a full run (then cached); --quick builds nothing."""
+    cache = synth_cache(board, plan)
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        progress.note(f"synthesis: cached report of {cached['_when']}")
+        return synth_figures(cached, note=f"cached report of the same design, built {cached['_when']}")
     if quick:
-        if cache.exists():
-            cached = json.loads(cache.read_text())
-            progress.note(f"synthesis: cached report of {cached['_when']}")
-            return synth_figures(cached, note=f"cached by the full bench run of {cached['_when']}")
-        why = f"--quick runs no synthesis and no full run has cached {plan.name} on {board.name}"
+        why = f"--quick runs no synthesis and no build of {plan.name} on {board.name} is cached"
         return {"fmax_mhz": missing("MHz", "nextpnr", why)}
     progress.step(f"{board.name}: synthesis of {plan.name} (yosys + nextpnr, minutes)")
     tty, shown = sys.stderr.isatty(), []
@@ -298,10 +311,7 @@ def synth_section(board, plan, quick, progress):
     finally:
         if tty:
             print(file=sys.stderr)
-    report["_when"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(strict_json.dumps(report, indent=1))
-    return synth_figures(report)
+    return synth_figures(record_synth(board, plan, report))
 
 
 def board_section(board, quick, progress):

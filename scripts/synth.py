@@ -226,6 +226,8 @@ def run(args):
               flush=True)
     r = build(b, plan, args.out, progress=show)
     print(file=sys.stderr)
+    from .bench import record_synth
+    record_synth(b, plan, r)           # `layerpipe bench` reuses the report of this very design
     if args.json:
         print(strict_json.dumps(r))
         return 0
