@@ -18,4 +18,4 @@ class IceBreaker(Ice40Board):
     # The UART link top takes about 2,450 LUT4 after yosys (4,793 with 4-8-3 against
     # 2,346 without), more than the UP5K's 5,280 cells hold beside the pipeline once
     # placed: the board top keeps the LFSR stub until the link is smaller.
-    host_link = False
+    host_link = True

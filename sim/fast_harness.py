@@ -21,7 +21,7 @@ The three memories are small Verilog modules (:data:`MEMORIES_VERILOG`) that
 read and write hex files with ``$readmemh`` / ``$writememh`` on a control
 pulse: Amaranth's memories have no file access, and moving millions of words
 through VPI one handle at a time would cost more than the simulation. The
-stimulus and result memories are circular: the cocotb side refills the half
+stimulus and result memories are circular: the driver refills the half
 of the stimulus memory that has just been consumed and empties the result
 memory before it wraps, so a run of any length needs memories of a fixed
 size (one Verilator model per design, whatever the number of samples).
@@ -30,7 +30,8 @@ Everything about the design comes from its manifest (``ports``: payload
 layouts, ``widths``) and from the port declarations of its Verilog
 (:func:`verilog_ports`), never from assumptions about one value per transfer.
 
-Control ports (driven by :mod:`layerpipe.sim.fast_bench`):
+Control ports (driven by ``fast_main.cpp``, through the registers of
+:func:`harness_verilog`):
 
 ======================  ====  ==============================================
 ``setup``               in    while high: load the generator seeds, clear counters
@@ -39,7 +40,9 @@ Control ports (driven by :mod:`layerpipe.sim.fast_bench`):
 ``bp_threshold``
 ``total_words``         in    sample transfers in the whole run (32 bits)
 ``stim_load``           in    pulse: ``$readmemh`` of the stimulus file
-``results_dump``        in    pulse: ``$writememh`` of the result memory
+``results_dump``        in    pulse: ``$writememh`` of the result memory, words
+``dump_first``,         in    ``dump_first`` to ``dump_last`` (only the unread ones: a
+``dump_last``                 whole dump would cost more than the run on small nets)
 ``weights_dump``        in    pulse: ``$writememh`` of the weight memory
 ``ack``                 in    pulse: clear ``stim_request``
 ``stim_request``        out   a half of the stimulus memory has been consumed (sticky)
@@ -75,11 +78,12 @@ module layerpipe_file_rom #(parameter WIDTH = 8, parameter DEPTH = 16, parameter
 endmodule
 
 module layerpipe_file_sink #(parameter WIDTH = 8, parameter DEPTH = 16, parameter FILE = "sink.hex") (
-  input clk, input we, input [$clog2(DEPTH)-1:0] addr, input [WIDTH-1:0] wdata, input dump);
+  input clk, input we, input [$clog2(DEPTH)-1:0] addr, input [WIDTH-1:0] wdata, input dump,
+  input [$clog2(DEPTH)-1:0] first, input [$clog2(DEPTH)-1:0] last);
   reg [WIDTH-1:0] mem [0:DEPTH-1];
   always @(posedge clk) begin
     if (we) mem[addr] <= wdata;
-    if (dump) $writememh(FILE, mem);
+    if (dump) $writememh(FILE, mem, first, last);
   end
 endmodule
 """
@@ -133,6 +137,7 @@ class FastHarness(wiring.Component):
             "setup": In(1), "gap_seed": In(32), "bp_seed": In(32),
             "gap_threshold": In(17), "bp_threshold": In(17), "total_words": In(32),
             "stim_load": In(1), "results_dump": In(1), "weights_dump": In(1), "ack": In(1),
+            "dump_first": In(result_depth.bit_length() - 1), "dump_last": In(result_depth.bit_length() - 1),
             "stim_request": Out(1), "result_count": Out(32), "finished": Out(1), "attention": Out(1),
             "cycle": Out(CYCLE_BITS), "idle_cycle": Out(CYCLE_BITS), "status": Out(self.status_bits),
             "gap_cycles": Out(32), "backpressure_cycles": Out(32),
@@ -208,7 +213,8 @@ class FastHarness(wiring.Component):
         m.submodules.results = Instance(
             "layerpipe_file_sink", p_WIDTH=CYCLE_BITS + self.result_bits, p_DEPTH=rd, p_FILE=FILES["results"],
             i_clk=ClockSignal(), i_we=got_now, i_addr=got[:rd.bit_length() - 1],
-            i_wdata=(cycle << self.result_bits) | dut["results__payload"], i_dump=self.results_dump)
+            i_wdata=(cycle << self.result_bits) | dut["results__payload"], i_dump=self.results_dump,
+            i_first=self.dump_first, i_last=self.dump_last)
         with m.If(self.setup):
             m.d.sync += [got.eq(0), self.gap_cycles.eq(0), self.backpressure_cycles.eq(0)]
         with m.Else():
@@ -232,11 +238,13 @@ class FastHarness(wiring.Component):
         sweeping, swept = Signal(), Signal()
         valid_pipe = Signal(READBACK_LATENCY)
         widx = Signal(range(self.weight_words + 1))
+        aw = max(self.weight_words - 1, 1).bit_length()     # $clog2(DEPTH) of the weight memory
         m.submodules.weights = Instance(
             "layerpipe_file_sink", p_WIDTH=ports["readback_data"][1], p_DEPTH=self.weight_words,
             p_FILE=FILES["weights"], i_clk=ClockSignal(), i_we=valid_pipe[-1],
-            i_addr=widx[:max(self.weight_words - 1, 1).bit_length()],
-            i_wdata=dut["readback_data"], i_dump=self.weights_dump)
+            i_addr=widx[:aw],
+            i_wdata=dut["readback_data"], i_dump=self.weights_dump,
+            i_first=Const(0, aw), i_last=Const(self.weight_words - 1, aw))
         m.d.comb += [dut["readback_layer"].eq(layer), dut["readback_row"].eq(row), dut["readback_col"].eq(col)]
         m.d.sync += valid_pipe.eq((valid_pipe << 1) | sweeping)
         with m.If(valid_pipe[-1]):
@@ -264,13 +272,17 @@ class FastHarness(wiring.Component):
         return m
 
 
-def harness_verilog(manifest, design_verilog, name="layerpipe_fast_bench", period_ns=10):
+def harness_verilog(manifest, design_verilog, name="layerpipe_fast_bench"):
     """The Verilog of the bench's top module ``name``, to be compiled together
-    with ``design_verilog`` (Verilator needs ``--timing``).
+    with ``design_verilog`` and driven by ``fast_main.cpp``.
 
-    The top holds the clock (``period_ns``) and the :class:`FastHarness`
-    (module ``<name>_harness``) with all its ports but ``clk``; the clock runs
-    inside the simulator, so no callback reaches cocotb on its edges.
+    The top holds the :class:`FastHarness` (module ``<name>_harness``) and a
+    register on each of its inputs but ``clk``: no logic then depends on a
+    top-level input directly, so Verilator's input-combinational phase, which
+    it runs at every ``eval()`` whether an input changed or not, is empty
+    (on 64-32-10 it took a quarter of the time, the design's logic that hangs
+    off ``samples.valid``). A pulse set on an input reaches the harness one
+    cycle later.
     """
     from amaranth.back import verilog
     ports = verilog_ports(design_verilog, manifest["name"])
@@ -278,7 +290,9 @@ def harness_verilog(manifest, design_verilog, name="layerpipe_fast_bench", perio
     text = verilog.convert(FastHarness(manifest, ports), name=inner, emit_src=False)
     outer = [(d, w, p) for p, (d, w) in verilog_ports(text, inner).items() if p != "clk"]
     decl = "".join(f"  {d} {f'[{w - 1}:0] ' if w > 1 else ''}{p};\n" for d, w, p in outer)
-    conns = ", ".join([".clk(clk)"] + [f".{p}({p})" for _, _, p in outer])
-    top = (f"`timescale 1ns/1ps\nmodule {name}({', '.join(p for _, _, p in outer)});\n{decl}"
-           f"  reg clk = 1'b0;\n  always #{period_ns / 2} clk = ~clk;\n  {inner} harness({conns});\nendmodule\n")
+    held = "".join(f"  reg {f'[{w - 1}:0] ' if w > 1 else ''}{p}_q = 0;\n  always @(posedge clk) {p}_q <= {p};\n"
+                   for d, w, p in outer if d == "input")
+    conns = ", ".join([".clk(clk)"] + [f".{p}({p}_q)" if d == "input" else f".{p}({p})" for d, _, p in outer])
+    top = (f"module {name}(clk, {', '.join(p for _, _, p in outer)});\n  input clk;\n{decl}{held}"
+           f"  {inner} harness({conns});\nendmodule\n")
     return text + "\n" + MEMORIES_VERILOG + "\n" + top

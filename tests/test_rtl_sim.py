@@ -147,3 +147,17 @@ def test_more_random_configurations_bit_exact_on_synthetic(seed):
 @pytest.mark.parametrize("mode", MODES)
 def test_new_data_sets_in_verilator(name, widths, mode):
     assert_exact(simulate(plan_design(NetConfig(widths, mode=mode)), name, n=60))
+
+
+def test_fast_bench_reports_a_stall():
+    """Input held back for ever (every cycle a gap): no beat starts, and the fast
+    bench stops with one line after its stall limit instead of running on."""
+    from layerpipe.sim import fast_sim, verilator
+    plan = plan_design(NetConfig((4, 8, 3)))
+    _, _, samples, _, _ = prepare(plan.config, "iris", 5, 0)
+    out = BUILD_DIR / "generated" / plan.digest
+    info = generator.generate(plan, out)
+    model = fast_sim.build(info, out / f"{plan.name}.v", BUILD_DIR / "verilator")
+    with pytest.raises(verilator.SimulationError, match=r"^the design stalled: no beat started and no result left "
+                       r"for 100000 cycles \(0 beats, 0 result words\)$"):
+        fast_sim.run(model, info, samples, gap=1.0)

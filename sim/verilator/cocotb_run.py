@@ -133,7 +133,7 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
     progress_file.unlink(missing_ok=True)
     env = {PARAMS_ENV: str(params_file), RESULTS_ENV: str(results_file), PROGRESS_ENV: str(progress_file)}
     try:
-        with _on_sys_path(folder), _watch(progress_file, progress):
+        with _on_sys_path(folder), watch_progress(progress_file, progress):
             runner.test(test_module=test_module, hdl_toplevel=model.toplevel,
                         hdl_toplevel_lang="verilog", build_dir=model.path, test_dir=run_dir,
                         results_xml=str(xml), testcase=testcase, seed=seed, waves=waves,
@@ -160,7 +160,7 @@ def test(model, test_module, *, params=None, testcase=None, seed=None, waves=Fal
 
 
 @contextmanager
-def _watch(path, progress):
+def watch_progress(path, progress):
     """While the block runs, call ``progress`` with each new number written to ``path``."""
     if progress is None:
         yield
