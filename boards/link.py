@@ -9,16 +9,19 @@ from layerpipe.hw.link.uart import divisor_for
 
 # Both boards' USB UARTs (FT231X on the ULX3S, FT2232H on the iCEBreaker) run 3 Mbaud.
 BAUD = 3_000_000
-# Block RAM kept free beside the store, as a share of what the pipeline leaves:
-# yosys places more blocks than the plan counts (12 against 9 for 4-8-3 on the
-# iCE40UP5K, README "Plan estimates against nextpnr").
-RESERVE = 0.25
+# Block RAM kept free beside the store, as a share of what the pipeline leaves, per
+# device family: on the iCE40 yosys places more blocks than the plan counts (12
+# against 9 for 4-8-3 on the iCE40UP5K, README "Plan estimates against nextpnr");
+# on the ECP5 fewer (it puts small memories in LUT RAM), and a tenth leaves room
+# for digits' 1,437 samples beside 64-32-10 on the ECP5-85F.
+RESERVE = {"ice40": 0.25, "ecp5": 0.10}
 
 
 def link_store(plan):
     """Samples the board's store holds: the block RAM the pipeline leaves, less :data:`RESERVE`."""
     free = plan.target.ebr_blocks - plan.ebr_blocks
-    return max(1, store_capacity(plan, reserve=math.ceil(free * RESERVE)) or 1)
+    reserve = math.ceil(free * RESERVE[plan.target.family])
+    return max(1, store_capacity(plan, reserve=reserve) or 1)
 
 
 class UartLink(Elaboratable):

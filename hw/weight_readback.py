@@ -70,13 +70,17 @@ class WeightReadback(wiring.Component):
 
 def _location(row, col, p):
     """(word, bank) of W[row, col] in layer plan ``p``'s weight memory for Amaranth values,
-    as :meth:`WeightMemory.location` gives it for integers, without dividers or multipliers:
-    location(row, col) = location(row, 0) + location(0, col) term by term (word
-    (row // lanes) * H + col // cols, bank (col % cols) * lanes + row % lanes), so each
-    part is a small table indexed by the row or the column. (A product with a constant is a
-    DSP block for yosys, and a division by a constant a wide tree of LUTs.)"""
+    as :meth:`WeightMemory.location` gives it for integers, without dividers or multipliers.
+    Where lanes, columns per word and words per row are powers of two its arithmetic is
+    shifts and bit slices; else location(row, col) = location(row, 0) + location(0, col)
+    term by term (word (row // lanes) * H + col // cols, bank (col % cols) * lanes +
+    row % lanes), so each part is a small table indexed by the row or the column. (A
+    product with a constant is a DSP block for yosys, and a division by a constant a wide
+    tree of LUTs.)"""
     def at(r, c):
         return WeightMemory.location(r, c, p.lanes, p.word_cols, p.n_in)
+    if all(k & (k - 1) == 0 for k in (p.lanes, p.word_cols, p.words_per_row)):
+        return at(row, col)
     rows = [at(r, 0) for r in range(p.n_out)]
     cols = [at(0, c) for c in range(p.n_in)]
     word = Array(w for w, _ in rows)[row] + Array(w for w, _ in cols)[col]

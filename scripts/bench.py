@@ -421,11 +421,52 @@ def scheduler_section(boards, results, quick, progress):
                 "rtl.layerpipe.cycles_per_sample (one unit per task, equal multipliers: DESIGN.md 3b)"),
             "sequential_speedup": quotient(cyc["sequential"], cyc["layerpipe"], "x",
                                            "rtl.sequential.cycles_per_sample / rtl.layerpipe.cycles_per_sample"),
-            "equal_processors_speedup": missing(
-                "x", "RTL", "no multiprocessor RTL yet (DESIGN.md 3b, phase 2): the speedup at equal P "
-                            "exists in the scheduler's model only"),
         }
-    return {"model": model, "rtl": rtl}
+    return {"model": model, "rtl": rtl, "equal_processors": equal_processors_section(boards, quick, progress)}
+
+
+# (processor counts, data set, samples, lanes) per net, measured in RTL on P equal processors: a full run
+# measures issue 14's points (processor_speedup.QUICK: 64-32-64-10 at P = 2, 5, 6); --quick one small
+# design, enough to check the figures' shape and consistency
+QUICK_PROCESSORS = ((2,), 40, 4)
+
+
+def equal_processor_runs(boards, quick):
+    from . import processor_speedup
+    if quick:
+        ps, samples, lanes = QUICK_PROCESSORS
+        return {boards[0].net: (ps, boards[0].dataset, samples, lanes)}
+    return {net: (ps, dataset, samples, processor_speedup.LANES)
+            for net, (ps, dataset, samples) in processor_speedup.QUICK.items()}
+
+
+def equal_processors_section(boards, quick, progress):
+    """LayerPipe vs PipeDream on P equal MAC-array processors of ``lanes`` multipliers each, both
+    trained in Verilator (``layerpipe sim --processors P --lanes N``, held to the golden model),
+    beside the scheduler's ratio in MACs and the plan's in cycles (issue 14;
+    :mod:`layerpipe.scripts.processor_speedup` measures the wider table)."""
+    from . import processor_speedup
+    runs = equal_processor_runs(boards, quick)
+    progress.step("P equal processors in Verilator: " + "; ".join(
+        f"{net} at P = {', '.join(map(str, ps))}" for net, (ps, _, _, _) in runs.items()))
+    measured = [processor_speedup.measure(net, p, mode, lanes, dataset, samples)
+                for net, (ps, dataset, samples, lanes) in runs.items() for p in ps
+                for mode in ("layerpipe", "pipedream")]
+    rows = []
+    for q in processor_speedup.pairs(measured):
+        cyc = {m: figure(q[m]["rtl_cycles_per_sample"], "cycles/sample", "RTL") for m in ("layerpipe", "pipedream")}
+        rows.append({
+            "net": q["net"], "processors": q["processors"], "lanes": q["layerpipe"]["lanes"],
+            "samples": q["layerpipe"]["samples"], "dataset": q["layerpipe"]["dataset"],
+            "bit_exact": q["layerpipe"]["bit_exact"] and q["pipedream"]["bit_exact"],
+            "cycles_per_sample": cyc,
+            "speedup_rtl": quotient(cyc["pipedream"], cyc["layerpipe"], "x",
+                                    "cycles_per_sample.pipedream / cycles_per_sample.layerpipe"),
+            "speedup_model_cycles": figure(q["speedup_model_cycles"], "x", "model",
+                                           note="the plan's period in cycles for these lanes"),
+            "speedup_scheduler": figure(q["speedup_model_macs"], "x", "model", note="period in MACs"),
+        })
+    return rows
 
 
 # ------------------------------------------------------------------ scaling
@@ -526,7 +567,7 @@ def bench(board_names, quick=False, argv=None):
     boards = [get_board(n) for n in board_names]
     per_board = len(MODES) + 1 + (0 if quick else 1)
     extra_sims = [] if quick else [n for n in SIM_SCALING_NETS if n not in {b.net for b in boards}]
-    total = len(boards) * per_board + 2 + len(extra_sims)
+    total = len(boards) * per_board + 3 + len(extra_sims)
     progress = Progress(total)
     t0 = time.time()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -80,11 +80,19 @@ def scheduler_table(sched):
              "| net | " + " | ".join(f"P={p}" for p in ps) + " |", "|---" * (len(ps) + 1) + "|"]
     for net in nets:
         lines.append(f"| {net} | " + " | ".join(fmt(row["speedup"], 2) for row in sched["model"][net]) + " |")
-    lines += ["", "| board | net | RTL pipedream / layerpipe (one unit per task) | RTL sequential / layerpipe "
-              "| RTL at equal P |", "|---|---|---|---|---|"]
+    lines += ["", "| board | net | RTL pipedream / layerpipe (one unit per task) | RTL sequential / layerpipe |",
+              "|---|---|---|---|"]
     for name, r in sched["rtl"].items():
         lines.append(f"| {name} | {r['net']} | {fmt(r['dedicated_units_speedup'], 3)} | "
-                     f"{fmt(r['sequential_speedup'], 2)} | n/a: {r['equal_processors_speedup']['note']} |")
+                     f"{fmt(r['sequential_speedup'], 2)} |")
+    lines += ["", "### On P equal processors (RTL, Verilator)", "",
+              "| net | P | multipliers / processor | cycles/sample LayerPipe | PipeDream | speedup RTL "
+              "| model (cycles) | scheduler (MACs) | bit exact |", "|---|---|---|---|---|---|---|---|---|"]
+    for q in sched["equal_processors"]:
+        c = q["cycles_per_sample"]
+        lines.append(f"| {q['net']} | {q['processors']} | {q['lanes']} | {fmt(c['layerpipe'], 1)} | "
+                     f"{fmt(c['pipedream'], 1)} | {fmt(q['speedup_rtl'], 3)} | {fmt(q['speedup_model_cycles'], 3)} | "
+                     f"{fmt(q['speedup_scheduler'], 3)} | {'yes' if q['bit_exact'] else 'NO'} |")
     return lines
 
 
@@ -195,10 +203,15 @@ def plot_scheduler(result, path):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for net, rows in result["scheduler"]["model"].items():
         ax.plot([r["processors"] for r in rows], [r["speedup"]["value"] for r in rows], marker="o", ms=3, label=net)
+    equal = result["scheduler"]["equal_processors"]
+    for net in dict.fromkeys(q["net"] for q in equal):
+        qs = [q for q in equal if q["net"] == net]
+        ax.plot([q["processors"] for q in qs], [q["speedup_rtl"]["value"] for q in qs], "s", ms=6, mfc="none",
+                label=f"{net} RTL, {qs[0]['lanes']} multipliers / processor")
     ax.axhline(1.25, color="k", ls="--", lw=1, label="paper mean 1.25x")
     ax.set_xlabel("processors P")
     ax.set_ylabel("PipeDream period / LayerPipe period")
-    ax.set_title("LayerPipe vs PipeDream, scheduler model", fontsize=9)
+    ax.set_title("LayerPipe vs PipeDream: scheduler model (lines), RTL at equal P (squares)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

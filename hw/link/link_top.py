@@ -314,7 +314,9 @@ class LinkTop(wiring.Component):
         n_out = Array(Const(w) for w in cfg.widths[1:])
         # the weight read-back walk (of the arguments' layer and row)
         col = Signal(range(max(cfg.widths[:-1]) + 2))
-        wait = Signal(2)
+        wait = Signal(2)                # cycles since col moved: the read-back takes 2, more_cols 1
+        more_cols = Signal()            # col is a weight or the bias of the row
+        m.d.sync += more_cols.eq(col <= n_in[layer_sel])
         m.d.comb += [pipe.readback_layer.eq(layer_sel), pipe.readback_row.eq(a_row), pipe.readback_col.eq(col)]
 
         cycles, run_cycles = Signal(32), Signal(32)     # the host takes differences modulo 2^32
@@ -357,7 +359,7 @@ class LinkTop(wiring.Component):
         with m.If(frx.done & ~idle_exec):      # a frame while the previous one is still answered
             m.d.sync += missed.eq(1)
 
-        code = Signal(8)
+        code, verdict = Signal(8), Signal(8)
         known = Signal()
         m.d.comb += known.eq(Cat(*(head.type == c for c in Cmd)).any())
         length_ok = Signal()
@@ -402,11 +404,17 @@ class LinkTop(wiring.Component):
                     m.d.sync += missed.eq(0)
                     error(Error.BUSY, head.type, head.seq)
                 with m.Elif(frx.done):
-                    m.next = "decide"
-            with m.State("decide"):
+                    m.next = "check"
+            with m.State("check"):
+                # the verdict is registered before it is acted on: its comparisons and the
+                # reply's set-up are two long paths on an iCE40, not one
                 m.d.comb += idle_exec.eq(1)     # (frx.done pulsed last cycle; the assembler has finished)
-                with m.If(code != 0):
-                    error(code, head.type, head.seq)
+                m.d.sync += verdict.eq(code)
+                m.next = "decide"
+            with m.State("decide"):
+                m.d.comb += idle_exec.eq(1)
+                with m.If(verdict != 0):
+                    error(verdict, head.type, head.seq)
                 with m.Else():
                     m.d.sync += [last_type.eq(head.type), last_seq.eq(head.seq), last_valid.eq(1)]
                     with m.Switch(head.type):
@@ -458,7 +466,7 @@ class LinkTop(wiring.Component):
                         with m.Case(WEIGHTS):   # address, wait for the read-back, send its bytes
                             with m.If(wait != 3):
                                 m.d.sync += wait.eq(wait + 1)
-                            with m.Elif(col <= n_in[layer_sel]):
+                            with m.Elif(more_cols):
                                 m.d.sync += [word.eq(pipe.readback_data.as_signed()), left.eq(fmt.weight_bytes)]
                         with m.Case(RESULTS):   # a STREAM's outputs as they leave the pipeline
                             m.d.comb += res.ready.eq(1)
