@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,9 +41,11 @@ class ActGradA(wiring.Component):
     word, not in a register file behind a wide multiplexer.
 
     Latency: g[i] leaves ``LATENCY`` = 4 cycles after column i of the last
-    pass was presented (product, lane sum, total, output registers).
+    pass was presented (the MAC array's operand and product registers, lane
+    sum, total); it is narrowed from the total combinationally, as act_grad_b
+    of the layer below registers what it takes.
     """
-    LATENCY = 4
+    LATENCY = MacArray.LATENCY + 2
 
     def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
@@ -68,11 +70,15 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
-        # stage 1 (products registered in the MAC array): the column's flags follow
-        index, slot = Signal.like(self.index), Signal.like(self.slot)
-        valid, first_pass, last_pass = Signal(), Signal(), Signal()
-        m.d.sync += [index.eq(self.index), slot.eq(self.slot), valid.eq(self.valid),
-                     first_pass.eq(self.first_pass), last_pass.eq(self.last_pass)]
+        # stage 1 (the products, MacArray.LATENCY cycles after the column): the column's flags follow
+        col = Cat(self.index, self.slot, self.valid, self.first_pass, self.last_pass)
+        for k in range(MacArray.LATENCY):
+            col_k = Signal.like(col, name=f"col_t{k + 1}")
+            m.d.sync += col_k.eq(col)
+            col = col_k
+        ni, ns = len(self.index), len(self.slot)
+        index, slot = col[:ni], col[ni:ni + ns]
+        valid, first_pass, last_pass = col[ni + ns], col[ni + ns + 1], col[ni + ns + 2]
         # stage 2: the lane sums, registered
         index2, slot2, valid2, first2, last2 = Signal.like(self.index), Signal.like(self.slot), Signal(), Signal(), \
             Signal()
@@ -81,7 +87,7 @@ class ActGradA(wiring.Component):
         # stage 3: total = partial of the earlier passes + lane sum, registered
         index3, valid3 = Signal.like(self.index), Signal()
         m.d.sync += [index3.eq(index2), valid3.eq(valid2 & last2)]
-        m.d.sync += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
+        m.d.comb += [self.out.valid.eq(valid3), self.out.p.index.eq(index3)]
         slots = words_of(self.n_in, cols)
         for c in range(cols):
             # the lane sum's last level is added in stage 3 with the partial sum
@@ -101,6 +107,6 @@ class ActGradA(wiring.Component):
                 m.d.sync += total.eq(Mux(first2, 0, rd.data) + tree)
             else:
                 m.d.sync += total.eq(tree)
-            m.d.sync += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
+            m.d.comb += [self.out.p.g[c].eq(narrow(total, self.weight.frac, self.grad)),
                          self.out.p.mask[c].eq(index3 + c < self.n_in)]
         return m

@@ -113,7 +113,9 @@ class DelayFifo(wiring.Component):
             with m.If(getattr(self, f"{side}_start")):
                 m.d.sync += [base.eq(nxt), nxt.eq(_wrap(nxt, self.words, span)),
                              slot.eq(nxt_slot), nxt_slot.eq(_wrap(nxt_slot, 1, self.slots))]
-            rd = mem.read_port()
+            # forward's port sees a write of the same cycle: the layer below hands over its last
+            # outputs (unregistered, ForwardUnit) in the cycle this layer's first read is addressed
+            rd = mem.read_port(transparent_for=(wr,) if side == "fwd" else ())
             group = getattr(self, f"{side}_group")
             group_q = Signal.like(group, name=f"{side}_group_q")
             # in the start cycle the word presented is already the new sample's

@@ -1,8 +1,8 @@
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mac_array import MacArray, adder_tree
+from .mac_array import MacArray, adder_tree, adder_tree_to
 from .narrow import narrow
 from .plan import passes_of
 
@@ -41,13 +41,19 @@ class ForwardUnit(wiring.Component):
     With ``own_mac=False`` the products come from a shared :class:`MacArray`
     through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
 
-    Latency: ``out.valid`` rises ``LATENCY`` = 3 cycles after the ``last``
-    column was presented (product, accumulator and output registers; the
-    output register keeps the narrowing and ReLU off the paths into the next
-    stage); a pass of n_in columns takes ceil(n_in / cols) cycles, so one beat
-    of ``passes`` passes takes ``passes * ceil(n_in / cols) + 3`` cycles.
+    Latency: ``out.valid`` rises ``LATENCY`` = 4 cycles after the ``last``
+    column was presented: the MAC array's operand and product registers
+    (:attr:`MacArray.LATENCY`), the sum over the columns (registered one
+    adder level short of the end: two values per lane), then the
+    accumulator (the last level and the running sum). The outputs leave the
+    accumulators combinationally (narrowed; ReLU and f' for a hidden layer):
+    a hidden layer's go into the next stage's delay FIFO (a memory write,
+    itself a register), the output layer's into the output error and on to
+    the last stage's delta register and the result buffer (registers too).
+    A pass of n_in columns takes ceil(n_in / cols) cycles, so one beat of
+    ``passes`` passes takes ``passes * ceil(n_in / cols) + LATENCY`` cycles.
     """
-    LATENCY = 3
+    LATENCY = MacArray.LATENCY + 2
 
     def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
@@ -72,20 +78,33 @@ class ForwardUnit(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.a[c])]
-        # align the column's flags and bias with the registered products
-        first, last, valid = Signal(), Signal(), Signal()
-        bias = Signal.like(self.bias)
-        m.d.sync += [first.eq(self.first), last.eq(self.last), valid.eq(self.valid), bias.eq(self.bias)]
+        # align the column's flags and bias with the column sums (the products' cycle + 1)
+        flags = Cat(self.first, self.last, self.valid, self.bias.as_value())
+        for k in range(MacArray.LATENCY + 1):
+            flags_k = Signal.like(flags, name=f"flags_t{k + 1}")
+            m.d.sync += flags_k.eq(flags)
+            flags = flags_k
+        first, last, valid = flags[0], flags[1], flags[2]
+        bias = data.ArrayLayout(signed(self.weight.width), P)(flags[3:])
         done = Signal()                 # the accumulators hold a whole pass
-        m.d.sync += [done.eq(valid & last), self.out.valid.eq(done)]
+        m.d.sync += done.eq(valid & last)
+        # the outputs leave straight from the accumulators (narrowed; ReLU): what takes them
+        # registers them (delay-FIFO write; output error into delta, result buffer)
+        out = m.d.comb
+        out += self.out.valid.eq(done)
         for j in range(self.lanes):
+            # the sum over the columns, registered one adder level short of the end
+            halves = adder_tree_to([mac.p[c * P + j] for c in range(cols)], 2)
+            pair = [Signal(signed(self.acc_width), name=f"col_sum{j}_{h}") for h in range(len(halves))]
+            m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
             acc = Signal(signed(self.acc_width), name=f"acc{j}")
             with m.If(valid):
                 start = Mux(first, bias[j] << self.act.frac, acc)
-                m.d.sync += acc.eq(start + adder_tree(mac.p[c * P + j] for c in range(cols)))
+                m.d.sync += acc.eq(start + adder_tree(pair))
             z = narrow(acc, self.weight.frac, self.act)
             if self.hidden:
-                m.d.sync += [self.out.p.fprime[j].eq(z > 0), self.out.p.a[j].eq(Mux(z > 0, z, 0))]
+                positive = ~z[-1] & z.any()        # z > 0 without a carry chain after narrow's
+                out += [self.out.p.fprime[j].eq(positive), self.out.p.a[j].eq(Mux(positive, z, 0))]
             else:
-                m.d.sync += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
+                out += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
         return m

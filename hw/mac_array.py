@@ -18,14 +18,20 @@ class MacArray(wiring.Component):
     a, b : In(ArrayLayout(signed(a_width|b_width), lanes))
         Operands, one pair per lane.
     en : In(1)
-        Clock enable of the product register.
+        Whether this cycle's operands make a new product (else ``p`` holds).
     p : Out(ArrayLayout(signed(a_width + b_width), lanes))
-        ``p[j] = a[j] * b[j]``, exact, registered.
+        ``p[j] = a[j] * b[j]`` of the operands of ``LATENCY`` cycles before, exact.
 
-    Latency: 1 cycle (the product register). The register has no reset so
-    that ``synth_ice40 -dsp`` can pack it into the SB_MAC16; yosys's ECP5 flow
-    keeps it in fabric flip-flops beside the MULT18X18D.
+    Latency: ``LATENCY`` = 2 cycles: the operand registers, then the product
+    register. The operand registers keep the memory reads and the selects
+    that feed the operands (weight banks, delay FIFO groups, the pass's delta)
+    out of the multiplier's cycle, so that each DSP block sits between two
+    registers (nextpnr-ecp5 times a MULT18X18D without its own registers as
+    combinational logic). No register has a reset, so that
+    ``synth_ice40 -dsp`` can pack them into the SB_MAC16; yosys's ECP5 flow
+    keeps them in fabric flip-flops beside the MULT18X18D.
     """
+    LATENCY = 2
 
     def __init__(self, lanes, a_width, b_width):
         self.lanes, self.a_width, self.b_width = lanes, a_width, b_width
@@ -53,10 +59,15 @@ class MacArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        en = Signal(reset_less=True)
+        m.d.sync += en.eq(self.en)
         for j in range(self.lanes):
+            a = Signal(signed(self.a_width), name=f"a{j}", reset_less=True)
+            b = Signal(signed(self.b_width), name=f"b{j}", reset_less=True)
             product = Signal(signed(self.a_width + self.b_width), name=f"product{j}", reset_less=True)
-            with m.If(self.en):
-                m.d.sync += product.eq(self.a[j] * self.b[j])
+            m.d.sync += [a.eq(self.a[j]), b.eq(self.b[j])]
+            with m.If(en):
+                m.d.sync += product.eq(a * b)
             m.d.comb += self.p[j].eq(product)
         return m
 

@@ -45,7 +45,7 @@ unchanged and every bit must match it:
 
 The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves
-in that last cycle, W's write-back 2 cycles earlier), as a stage's beat does.
+in that last cycle, W's write-back 1 cycle earlier), as a stage's beat does.
 The sweeps address the memories (weights, delay FIFO) with the next values
 of their counters (:class:`~layerpipe.hw.sweep.Sweep`), so a column's words
 arrive in the cycle it is issued; the next period's first read is addressed
@@ -245,7 +245,7 @@ class Processor(wiring.Component):
         ``stage_latency()`` cycles after the last task's ``final`` (busy low: ``start`` may come)
     go<k> : Out(1)           start task k (in ``start``'s cycle, or in task k-1's ``final`` cycle)
     final<k> : In(1)         task k issues its last column this cycle
-    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (1 cycle)
+    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.LATENCY`` cycles)
 
     The operands a task presents reach the array in the cycle its sweep
     issues their column (the sweeps address the memories with their next

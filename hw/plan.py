@@ -50,20 +50,23 @@ MANIFEST_VERSION = 1
 
 def stage_latency():
     """A stage's beat beyond its sweep (cycles): the slower unit's latency
-    (forward: product, accumulator, output registers: 3; act_grad_a:
-    product, lane sum, total, output registers: 4) after the last column is
-    issued; the last of these cycles is already the next beat's start. The
-    memory reads take no cycle of their own: a sweep addresses the weight
-    memory and the delay FIFO with the next values of its counters
-    (:class:`~layerpipe.hw.sweep.Sweep`), so a column's words arrive in the
-    cycle it is issued. The registers that let the design close at 100 MHz
-    cost 2 cycles a beat (4 instead of 2). The same figure ends a
-    multiprocessor period (:mod:`layerpipe.hw.processor_plan`). The units
-    state their own latencies; they are imported here, not at the top,
-    because act_grad_a imports this module."""
+    (forward: the MAC array's operand and product registers, column sum,
+    accumulator; act_grad_a: operand and product registers, lane sum,
+    total: 4 each) after the last column is issued; the last of these
+    cycles is already the next beat's start. The memory reads take no cycle
+    of their own: a sweep addresses the weight memory and the delay FIFO
+    with the next values of its counters (:class:`~layerpipe.hw.sweep.Sweep`),
+    so a column's words arrive in the cycle it is issued; the units' outputs
+    leave their last register combinationally into a register of the unit
+    that takes them. The same figure ends a multiprocessor period
+    (:mod:`layerpipe.hw.processor_plan`). The units state their own
+    latencies; they are imported here, not at the top, because act_grad_a
+    imports this module."""
     from .act_grad_a import ActGradA
     from .forward_unit import ForwardUnit
     return max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+
+
 # LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
 # pipeline's (loader, beat control, status counters), roughly, for LayerPlan.luts
 STAGE_CONTROL_LUTS = 150

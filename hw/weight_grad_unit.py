@@ -1,4 +1,4 @@
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,14 +27,14 @@ class WeightGradUnit(wiring.Component):
     With ``own_mac=False`` the products come from a shared :class:`MacArray`
     through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
 
-    Latency: the write happens ``LATENCY`` = 2 cycles after the column was
-    presented (the product register, then the rounded step registered so
-    that the subtract and saturation are the only logic before the memory's
-    write port); the read of the same address was 1 cycle before the
-    column. A stage reads each word once a beat, so the later write-back
-    changes nothing it reads.
+    Latency: the write happens ``LATENCY`` = 3 cycles after the column was
+    presented (the MAC array's operand and product registers, then the
+    rounded step, so that the subtract and saturation are the only logic
+    before the memory's write port); the read of the same address was
+    1 cycle before the column. A stage reads each word once a beat, so the
+    later write-back changes nothing it reads.
     """
-    LATENCY = 2
+    LATENCY = MacArray.LATENCY + 1
 
     def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True, cols=1):
         self.lanes, self.act, self.weight, self.grad, self.update_shift = lanes, act, weight, grad, update_shift
@@ -59,13 +59,19 @@ class WeightGradUnit(wiring.Component):
         m = Module()
         P, n = self.lanes, self.cols * self.lanes
         mac = MacArray.attach(m, self, n, self.grad.width, self.act.width)
-        # stage 1: the weight read and the product arrive together; stage 2: the rounded step
-        w, w2 = Signal.like(self.w), Signal.like(self.w)
-        valid, lane_en = Signal(), Signal(n)
-        valid2, lane_en2, addr2 = Signal(), Signal(n), Signal.like(self.addr)
-        m.d.sync += [w.eq(self.w), valid.eq(self.valid), lane_en.eq(self.lane_en), addr2.eq(self.addr),
-                     w2.eq(w), valid2.eq(valid), lane_en2.eq(lane_en), self.write_addr.eq(addr2)]
-        m.d.comb += self.write_en.eq(lane_en2 & valid2.replicate(n))
+        # the weight read, the column's flags and address follow the products (MacArray.LATENCY
+        # cycles) to meet the rounded step (1 more)
+        def delayed(value, cycles, name):
+            for k in range(cycles):
+                value_k = Signal.like(value, name=f"{name}_t{k + 1}")
+                m.d.sync += value_k.eq(value)
+                value = value_k
+            return value
+        w = data.ArrayLayout(signed(self.weight.width), n)(
+            delayed(self.w.as_value(), self.LATENCY, "w"))
+        col = delayed(Cat(self.valid, self.lane_en, self.addr), self.LATENCY, "col")
+        valid, lane_en = col[0], col[1:1 + n]
+        m.d.comb += [self.write_addr.eq(col[1 + n:]), self.write_en.eq(lane_en & valid.replicate(n))]
         for c in range(self.cols):
             for j in range(P):
                 k = c * P + j
@@ -73,5 +79,5 @@ class WeightGradUnit(wiring.Component):
                 product = mac.p[k]
                 step = Signal(signed(len(product) + 1), name=f"step{k}")
                 m.d.sync += step.eq(round_shift(product, self.update_shift))
-                m.d.comb += self.write_data[k].eq(narrow(w2[k] - step, 0, self.weight))
+                m.d.comb += self.write_data[k].eq(narrow(w[k] - step, 0, self.weight))
         return m

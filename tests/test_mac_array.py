@@ -28,10 +28,15 @@ def test_products_match_numpy(lanes, a_width, b_width):
     en = rng.integers(0, 2, size=len(a))
     en[:8] = 1
 
-    expected = np.zeros_like(a)       # p holds its value while en is low
+    # p holds its value while en is low; after the tick of cycle t it shows the operands
+    # of cycle t - (LATENCY - 1)
+    expected = np.zeros_like(a)
     prev = np.zeros(lanes, dtype=np.int64)
+    lag = MacArray.LATENCY - 1
     for t in range(len(a)):
-        prev = a[t] * b[t] if en[t] else prev
+        s = t - lag
+        if s >= 0 and en[s]:
+            prev = a[s] * b[s]
         expected[t] = prev
 
     dut = MacArray(lanes, a_width, b_width)

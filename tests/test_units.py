@@ -130,10 +130,11 @@ def test_mac_array(lanes, a_width, b_width, seed):
            for _ in range(40)]
     cycles = [{"a": list(map(int, x["a"])), "b": list(map(int, x["b"])), "en": x["en"]} for x in ins]
     seen = run(dut, cycles, {"p": dut.p})
-    p = np.zeros(lanes, dtype=np.int64)             # LATENCY 1: p(c+1) = a(c)*b(c) if en(c)
-    for c, x in enumerate(ins):
+    p = np.zeros(lanes, dtype=np.int64)             # p(c + LATENCY) = a(c)*b(c) if en(c)
+    for c in range(len(ins)):
         assert seen[c]["p"] == list(p), f"cycle {c}"
-        if x["en"]:
+        x = ins[c + 1 - MacArray.LATENCY] if c + 1 >= MacArray.LATENCY else None
+        if x is not None and x["en"]:
             p = x["a"] * x["b"]
     assert any(x["en"] == 0 for x in ins) and any(x["en"] for x in ins)
 
@@ -176,13 +177,13 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
                 "bias": list(map(int, rand_q(rng, cfg.weight, P))), "valid": 0,
                 "first": int(rng.integers(2)), "last": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
-    cycles += [idle(rng) for _ in range(ForwardUnit.LATENCY + 2)]
+    cycles += [idle(rng) for _ in range(dut.LATENCY + 2)]
     seen = run(dut, cycles, {"valid": dut.out.valid, "a": dut.out.p.a, "fprime": dut.out.p.fprime})
     out_at = [c for c, s in enumerate(seen) if s["valid"]]
     last_cols = [at[k] for k in range(len(at)) if (k + 1) % F == 0]
-    assert out_at == [c + ForwardUnit.LATENCY for c in last_cols]
-    if bubble == 0:   # docstring: a beat of `passes` passes takes passes * ceil(n_in / cols) + LATENCY cycles
-        assert out_at[R - 1] - at[0] + 1 == R * F + ForwardUnit.LATENCY
+    assert out_at == [c + dut.LATENCY for c in last_cols]
+    if bubble == 0:   # docstring: a beat of `passes` passes takes passes * ceil(n_in / cols) + latency cycles
+        assert out_at[R - 1] - at[0] + 1 == R * F + dut.LATENCY
     for q, (c, (a_out, fprime)) in enumerate(zip(out_at, expect)):
         assert seen[c]["a"] == list(a_out), f"pass {q}"
         assert [(seen[c]["fprime"] >> j) & 1 for j in range(P)] == list(fprime), f"pass {q}"
