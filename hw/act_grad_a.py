@@ -3,7 +3,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .act_grad_b import ActGradB
-from .mac_array import MacArray, adder_tree_to
+from .mac_array import MacArray, adder_tree_to, delayed
 from .narrow import narrow
 from .plan import words_of
 
@@ -71,11 +71,8 @@ class ActGradA(wiring.Component):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
         # stage 1 (the products, MacArray.LATENCY cycles after the column): the column's flags follow
-        col = Cat(self.index, self.slot, self.valid, self.first_pass, self.last_pass)
-        for k in range(MacArray.LATENCY):
-            col_k = Signal.like(col, name=f"col_t{k + 1}")
-            m.d.sync += col_k.eq(col)
-            col = col_k
+        col = delayed(m, Cat(self.index, self.slot, self.valid, self.first_pass, self.last_pass),
+                      MacArray.LATENCY, "col")
         ni, ns = len(self.index), len(self.slot)
         index, slot = col[:ni], col[ni:ni + ns]
         valid, first_pass, last_pass = col[ni + ns], col[ni + ns + 1], col[ni + ns + 2]

@@ -24,10 +24,11 @@ class BiasUpdate(wiring.Component):
     bias : Out(ArrayLayout(signed(weight.width), n))      the biases (registers)
 
     Latency: the update is visible 1 cycle after ``en``. The stage updates pass
-    r's rows in the cycle after forward reads their biases (its first column of pass
-    r, :class:`~layerpipe.hw.forward_unit.ForwardUnit` registers them at that
-    edge), so a beat's reads see the biases of the end of the beat before, and
-    the layer needs ``lanes`` subtract-and-saturate units instead of ``n``.
+    r's rows at the edge where forward's accumulators take their biases
+    (:class:`~layerpipe.hw.forward_unit.ForwardUnit`, ``BIAS_DELAY`` cycles
+    after the pass's first column), so a beat's reads see the biases of the
+    end of the beat before, and the layer needs ``lanes``
+    subtract-and-saturate units instead of ``n``.
     """
 
     def __init__(self, n, weight, grad, bias_shift, init=None, lanes=None):

@@ -2,7 +2,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mac_array import MacArray, adder_tree, adder_tree_to
+from .mac_array import MacArray, adder_tree, adder_tree_to, delayed
 from .narrow import narrow
 from .plan import passes_of
 
@@ -33,7 +33,8 @@ class ForwardUnit(wiring.Component):
     -------
     w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, i + c]
     a : In(ArrayLayout(signed(act.width), cols))             a[i + c]
-    bias : In(ArrayLayout(signed(weight.width), lanes))   read on ``first``
+    bias : In(ArrayLayout(signed(weight.width), lanes))   the pass's biases, read ``BIAS_DELAY``
+        cycles after its ``first`` column (when the accumulator starts; no register holds them)
     valid, first, last : In(1)                             this column
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
         ``fprime`` (lanes bits); valid for one cycle per pass
@@ -54,6 +55,7 @@ class ForwardUnit(wiring.Component):
     ``passes`` passes takes ``passes * ceil(n_in / cols) + LATENCY`` cycles.
     """
     LATENCY = MacArray.LATENCY + 2
+    BIAS_DELAY = MacArray.LATENCY + 1
 
     def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
@@ -78,14 +80,10 @@ class ForwardUnit(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.a[c])]
-        # align the column's flags and bias with the column sums (the products' cycle + 1)
-        flags = Cat(self.first, self.last, self.valid, self.bias.as_value())
-        for k in range(MacArray.LATENCY + 1):
-            flags_k = Signal.like(flags, name=f"flags_t{k + 1}")
-            m.d.sync += flags_k.eq(flags)
-            flags = flags_k
+        # align the column's flags with the column sums (the products' cycle + 1)
+        flags = delayed(m, Cat(self.first, self.last, self.valid), self.BIAS_DELAY, "flags")
         first, last, valid = flags[0], flags[1], flags[2]
-        bias = data.ArrayLayout(signed(self.weight.width), P)(flags[3:])
+        bias = self.bias
         done = Signal()                 # the accumulators hold a whole pass
         m.d.sync += done.eq(valid & last)
         # the outputs leave straight from the accumulators (narrowed; ReLU): what takes them

@@ -72,6 +72,16 @@ class MacArray(wiring.Component):
         return m
 
 
+def delayed(m, value, cycles, name):
+    """``value`` as it was ``cycles`` cycles ago: a chain of registers named
+    ``{name}_t1``, ``{name}_t2``, ... in ``m``'s sync domain."""
+    for k in range(cycles):
+        value_k = Signal.like(value, name=f"{name}_t{k + 1}")
+        m.d.sync += value_k.eq(value)
+        value = value_k
+    return value
+
+
 def adder_tree_to(values, n):
     """Pairwise adder levels over ``values`` (Amaranth values) until at most ``n``
     remain; each adder is one bit wider than its operands, so nothing overflows."""

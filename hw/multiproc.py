@@ -39,9 +39,10 @@ unchanged and every bit must match it:
   again (a sweep's first output comes cycles later), and W_l and B_l(a) read
   only delta (in the load cycle, when a task's first pass runs, its rows'
   values being loaded: act_grad_b's ``current()``): double-buffered;
-- biases: the rows of pass r are updated in the cycle after the forward task
-  reads them (its first column of pass r), with delta of the sample being
-  trained, still within the period.
+- biases: the rows of pass r are updated at the edge where the forward task's
+  accumulators take them (``ForwardUnit.BIAS_DELAY`` cycles after its first
+  column of pass r), with delta of the sample being trained, still within
+  the period.
 
 The period ends ``stage_latency()`` cycles after a processor's last task
 issued its last column (the slowest unit's pipeline: act_grad_a's g leaves
@@ -110,7 +111,7 @@ class LayerState(wiring.Component):
 
     # the stage's helpers: rows of a pass, the rows that exist, forward's results
     _rows, _row_mask, _send_forward = Stage._rows, Stage._row_mask, Stage._send_forward
-    _update_biases = Stage._update_biases
+    _biases = Stage._biases
 
     def __init__(self, plan, init_weights=None, init_biases=None):
         stage = Stage(plan, init_weights, init_biases)    # the ports and layouts are the stage's
@@ -196,9 +197,7 @@ class LayerState(wiring.Component):
         m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(C)]
         m.d.comb += [fwd.w.eq(data["forward"]), fwd.valid.eq(ft["valid"] & fwd_en),
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
-        for j, b in enumerate(self._rows(self.bias, ft["r"])):
-            m.d.comb += fwd.bias[j].eq(b)
-        self._update_biases(m, bias_update, agb, ft, bwd_en)
+        self._biases(m, fwd, bias_update, agb, ft, bwd_en)
         self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
 
         # -- weight_grad: reads copy cur and a_{l-1} of the sample being trained, writes copy 1 - cur

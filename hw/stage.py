@@ -7,7 +7,7 @@ from .act_grad_b import ActGradB
 from .bias_update import BiasUpdate
 from .delay_fifo import DelayFifo
 from .forward_unit import ForwardUnit, pass_layout
-from .mac_array import MacArray
+from .mac_array import MacArray, delayed
 from .plan import stage_latency, task_operands
 from .sweep import Sweep
 from .weight_grad_unit import WeightGradUnit
@@ -50,10 +50,11 @@ class Stage(wiring.Component):
     before the next beat's first read, at the edge after the next ``start``
     (``stage_latency()`` > d cycles after the last column).
 
-    Biases live in registers; the rows of pass r are updated in the cycle
-    after forward reads their biases (its first column of pass r), so forward sees
-    the biases of the previous beat and one subtract-and-saturate unit per
-    lane does (:class:`BiasUpdate`).
+    Biases live in registers; the rows of pass r are updated at the edge where
+    forward's accumulators take their biases (``ForwardUnit.BIAS_DELAY`` cycles
+    after its first column of pass r), so forward sees the biases of the
+    previous beat and one subtract-and-saturate unit per lane does
+    (:class:`BiasUpdate`).
 
     Parameters: ``plan``, the layer's :class:`~layerpipe.hw.plan.LayerPlan`
     (sizes, lanes, columns, formats, shifts, delay, backward organisation,
@@ -205,8 +206,6 @@ class Stage(wiring.Component):
         m.d.comb += [fwd.a[c].eq(Mux(ft["col_ok"][c], fifo.fwd_value[c], 0)) for c in range(cols)]
         m.d.comb += [fwd.w.eq(fwd_w), fwd.valid.eq(ft["valid"] & fwd_en),
                      fwd.first.eq(ft["t"] == 0), fwd.last.eq(ft["t"] == fsw.cycles_per_pass - 1)]
-        for j, b in enumerate(self._rows(self.bias, ft["r"])):
-            m.d.comb += fwd.bias[j].eq(b)
 
         # the backward's first columns (pass 0's rows) come in the cycle act_grad_b loads delta
         delta = self._rows(agb.current(), bt["r"])
@@ -219,7 +218,7 @@ class Stage(wiring.Component):
                      wgrad.lane_en.eq(Cat(*(rows_ok & bt["col_ok"][c].replicate(P) for c in range(K))))]
         m.d.comb += [wgrad.a[c].eq(fifo.bwd_value[c]) for c in range(K)]
         m.d.comb += [wgrad.delta[j].eq(delta[j]) for j in range(P)]
-        self._update_biases(m, bias_update, agb, ft, bwd_en)
+        self._biases(m, fwd, bias_update, agb, ft, bwd_en)
         m.d.comb += [wmem.write_addr.eq(wgrad.write_addr), wmem.write_data.eq(wgrad.write_data),
                      wmem.write_en.eq(wgrad.write_en)]
 
@@ -244,17 +243,23 @@ class Stage(wiring.Component):
         self._send_forward(m, fwd, fifo, ft["r"], fsw.r)
         return m
 
-    def _update_biases(self, m, bias_update, agb, ft, bwd_en):
-        """Pass r's biases are updated in the cycle after forward reads them (the pass's first
-        column, ``ft`` = forward's issued position), with delta of the sample being trained
-        (its rows as the sweep reads them, registered): the next beat's forward sees them, this
-        beat's saw the old ones. The register keeps delta's bypass and the update's carry chain
-        in separate cycles (Fmax); the row selection is the backward's (shared in lockstep)."""
-        en, r = Signal(name="bias_en"), Signal.like(ft["r"], name="bias_r")
-        rows = self._rows(agb.current(), ft["r"])[:bias_update.lanes]     # lanes past n_out have no row
-        m.d.sync += [en.eq(ft["valid"] & (ft["t"] == 0) & bwd_en), r.eq(ft["r"])]
-        m.d.sync += [bias_update.delta[j].eq(d) for j, d in enumerate(rows)]
-        m.d.comb += [bias_update.r.eq(r), bias_update.en.eq(en)]
+    def _biases(self, m, fwd, bias_update, agb, ft, bwd_en):
+        """Forward reads pass r's biases ``ForwardUnit.BIAS_DELAY`` cycles after the pass's
+        first column (``ft``: forward's issued position), when its accumulators start, and
+        they are updated at that same edge, with delta of the sample being trained (its
+        rows, registered a cycle before): this beat's forward saw the old biases, the
+        next beat's sees the new ones, and no register copies the biases on the way. The
+        register keeps the row selection and the update's carry chain in separate
+        cycles (Fmax); delta is long loaded by then (act_grad_b)."""
+        first = ft["valid"] & (ft["t"] == 0) & bwd_en
+        d = ForwardUnit.BIAS_DELAY
+        en_r = delayed(m, Cat(first, ft["r"]), d - 1, "bias_pass")
+        rows = self._rows(agb.delta, en_r[1:])[:bias_update.lanes]      # lanes past n_out have no row
+        en_r = delayed(m, en_r, 1, "bias_pass_q")
+        m.d.sync += [bias_update.delta[j].eq(v) for j, v in enumerate(rows)]
+        m.d.comb += [bias_update.en.eq(en_r[0]), bias_update.r.eq(en_r[1:])]
+        for j, b in enumerate(self._rows(self.bias, en_r[1:])):
+            m.d.comb += fwd.bias[j].eq(b)
 
     def _send_forward(self, m, fwd, fifo, r, r_shape):
         """Forward's results to ``act_out`` and their f' into the delay FIFO: the pass

@@ -2,7 +2,7 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mac_array import MacArray
+from .mac_array import MacArray, delayed
 from .narrow import narrow, round_shift
 
 
@@ -61,15 +61,9 @@ class WeightGradUnit(wiring.Component):
         mac = MacArray.attach(m, self, n, self.grad.width, self.act.width)
         # the weight read, the column's flags and address follow the products (MacArray.LATENCY
         # cycles) to meet the rounded step (1 more)
-        def delayed(value, cycles, name):
-            for k in range(cycles):
-                value_k = Signal.like(value, name=f"{name}_t{k + 1}")
-                m.d.sync += value_k.eq(value)
-                value = value_k
-            return value
         w = data.ArrayLayout(signed(self.weight.width), n)(
-            delayed(self.w.as_value(), self.LATENCY, "w"))
-        col = delayed(Cat(self.valid, self.lane_en, self.addr), self.LATENCY, "col")
+            delayed(m, self.w.as_value(), self.LATENCY, "w"))
+        col = delayed(m, Cat(self.valid, self.lane_en, self.addr), self.LATENCY, "col")
         valid, lane_en = col[0], col[1:1 + n]
         m.d.comb += [self.write_addr.eq(col[1 + n:]), self.write_en.eq(lane_en & valid.replicate(n))]
         for c in range(self.cols):

@@ -178,6 +178,10 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
                 "first": int(rng.integers(2)), "last": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
     cycles += [idle(rng) for _ in range(dut.LATENCY + 2)]
+    # a pass's biases are read BIAS_DELAY cycles after its first column, and only then
+    biases = {c + dut.BIAS_DELAY: cycles[c]["bias"] for c in at if cycles[c]["first"]}
+    cycles = [{**cyc, "bias": biases.get(c, list(map(int, rand_q(rng, cfg.weight, P))))}
+              for c, cyc in enumerate(cycles)]
     seen = run(dut, cycles, {"valid": dut.out.valid, "a": dut.out.p.a, "fprime": dut.out.p.fprime})
     out_at = [c for c, s in enumerate(seen) if s["valid"]]
     last_cols = [at[k] for k in range(len(at)) if (k + 1) % F == 0]
