@@ -28,6 +28,12 @@ class DelayFifo(wiring.Component):
     an aligned group of its ``reads`` values out of one word: one read port
     per side, whatever the widths.
 
+    ``handover_bypass`` makes the forward read port transparent for the write
+    port (a read addressed in the cycle of a write of the same word returns
+    the new values): needed where the layer below writes the values this
+    layer's forward reads first in the cycle that read is addressed
+    (:func:`~layerpipe.hw.plan.handover_bypass`).
+
     Members
     -------
     write_data, write_mask, write_valid, write_last : In
@@ -48,10 +54,11 @@ class DelayFifo(wiring.Component):
         f' of the backward slot (valid after ``bwd_start``).
     """
 
-    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, fwd_reads=1, bwd_reads=1):
+    def __init__(self, n, width, in_lanes, depth, n_out, lanes, store_fprime, fwd_reads=1, bwd_reads=1,
+                 handover_bypass=True):
         self.word_values = self.word_values_of(in_lanes, fwd_reads, bwd_reads)
         self.n, self.width, self.in_lanes, self.depth = n, width, in_lanes, depth
-        self.fwd_reads, self.bwd_reads = fwd_reads, bwd_reads
+        self.fwd_reads, self.bwd_reads, self.handover_bypass = fwd_reads, bwd_reads, handover_bypass
         self.slots = fifo_slots_of(depth)
         self.words = words_of(n, self.word_values)            # memory words per slot
         self.n_out, self.lanes, self.store_fprime = n_out, lanes, store_fprime
@@ -113,9 +120,10 @@ class DelayFifo(wiring.Component):
             with m.If(getattr(self, f"{side}_start")):
                 m.d.sync += [base.eq(nxt), nxt.eq(_wrap(nxt, self.words, span)),
                              slot.eq(nxt_slot), nxt_slot.eq(_wrap(nxt_slot, 1, self.slots))]
-            # forward's port sees a write of the same cycle: the layer below hands over its last
-            # outputs (unregistered, ForwardUnit) in the cycle this layer's first read is addressed
-            rd = mem.read_port(transparent_for=(wr,) if side == "fwd" else ())
+            # with handover_bypass, forward's port sees a write of the same cycle: the layer below
+            # may hand over its last outputs (unregistered, ForwardUnit) in the cycle this layer's
+            # first read is addressed (plan.handover_bypass)
+            rd = mem.read_port(transparent_for=(wr,) if side == "fwd" and self.handover_bypass else ())
             group = getattr(self, f"{side}_group")
             group_q = Signal.like(group, name=f"{side}_group_q")
             # in the start cycle the word presented is already the new sample's

@@ -139,7 +139,8 @@ class LayerState(wiring.Component):
         D = plan.weight_words
 
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay, n_out, P,
-                                                   store_fprime=plan.hidden, fwd_reads=C, bwd_reads=C)
+                                                   store_fprime=plan.hidden, fwd_reads=C, bwd_reads=C,
+                                                   handover_bypass=plan.handover_bypass)
         m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=C,
                                                  own_mac=False)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,

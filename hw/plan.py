@@ -173,6 +173,9 @@ class LayerPlan:
     update_shift, bias_shift   right shifts of the weight and bias update
     acc_width, g_acc_width     forward and act_grad_a accumulator widths (bits)
     units        the MAC units (:class:`UnitPlan`)
+    handover_bypass   whether the delay FIFO's forward read port is transparent for its
+                 write port (:func:`handover_bypass`); True unless :func:`layer_plans` shows
+                 it is not needed
     """
     layer: int
     n_in: int
@@ -193,6 +196,7 @@ class LayerPlan:
     acc_width: int
     g_acc_width: int
     units: tuple
+    handover_bypass: bool = True
 
     @property
     def word_cols(self):
@@ -307,7 +311,8 @@ class LayerPlan:
                 "units": {u.name: {"tasks": list(u.tasks), "lanes": u.lanes, "cols": u.cols,
                                    "operands": [u.a_width, u.b_width], "multipliers": u.multipliers,
                                    "dsp_blocks": u.dsp_blocks} for u in self.units},
-                "multipliers": self.multipliers, "dsp_blocks": self.dsp_blocks, "memory_bits": self.memory_bits}
+                "multipliers": self.multipliers, "dsp_blocks": self.dsp_blocks, "memory_bits": self.memory_bits,
+                "handover_bypass": self.handover_bypass}
 
 
 def plan_layer(*, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_grad_a, delay, in_lanes, grad_lanes,
@@ -331,9 +336,32 @@ def backward_of(mode, layer):
 
 
 def layer_plans(cfg, lanes, cols, target=DEFAULT_TARGET):
-    """The :class:`LayerPlan` of every layer of ``cfg`` with ``lanes`` and ``cols``."""
-    return tuple(_layer_plan(cfg, l, lanes[l - 1], cols[l - 1], lanes[l - 2] if l > 1 else None,
-                             cols[l] if l < cfg.n_layers else None, target) for l in range(1, cfg.n_layers + 1))
+    """The :class:`LayerPlan` of every layer of ``cfg`` with ``lanes`` and ``cols``, each
+    with its :func:`handover_bypass` for the beat of these layers."""
+    layers = tuple(_layer_plan(cfg, l, lanes[l - 1], cols[l - 1], lanes[l - 2] if l > 1 else None,
+                               cols[l] if l < cfg.n_layers else None, target) for l in range(1, cfg.n_layers + 1))
+    sweep = max(p.sweep_cycles for p in layers)
+    return tuple(replace(p, handover_bypass=l > 1 and handover_bypass(layers[l - 2], p, sweep))
+                 for l, p in enumerate(layers, 1))
+
+
+def handover_bypass(producer, consumer, sweep):
+    """Whether ``consumer``'s first forward read can meet the write of the values it
+    reads in the same cycle, so that its delay FIFO needs a transparent read port.
+
+    The producer's forward writes pass r's outputs into the consumer's FIFO at the
+    edge ending cycle (r + 1) * F - 1 + ``ForwardUnit.LATENCY`` of the beat (F its
+    cycles per pass; the outputs leave the accumulators unregistered); the consumer
+    addresses its first word in the beat's last cycle, ``sweep`` +
+    ``stage_latency()`` - 1, and uses the values 0 .. cols - 1 of it, written by
+    passes up to r* = (cols - 1) // lanes. With the forward latency equal to the
+    fixed cycles the two meet only when pass r* ends the beat's sweep; a cycle of
+    margin is kept. Most designs (64-32-10 on any budget) need no bypass, which on
+    the iCE40 costs a flip-flop and a LUT per bit of the FIFO's word."""
+    from .forward_unit import ForwardUnit
+    last_pass = (min(consumer.cols, consumer.n_in) - 1) // producer.lanes
+    written = (last_pass + 1) * words_of(producer.n_in, producer.cols) + ForwardUnit.LATENCY
+    return written >= sweep + stage_latency() - 1
 
 
 def _layer_plan(cfg, l, lanes, cols, lanes_before, cols_after, target):

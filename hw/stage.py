@@ -134,7 +134,8 @@ class Stage(wiring.Component):
                                                          cols=K, fwd_cols=cols)
         m.submodules.delay_fifo = fifo = DelayFifo(n_in, plan.act.width, plan.in_lanes, plan.delay,
                                                    self.n_out, P, store_fprime=plan.hidden,
-                                                   fwd_reads=cols, bwd_reads=K)
+                                                   fwd_reads=cols, bwd_reads=K,
+                                                   handover_bypass=plan.handover_bypass)
         m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
                                                           plan.weight_words, own_mac=lockstep, cols=K)
