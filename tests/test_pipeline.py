@@ -263,3 +263,17 @@ def test_random_configurations_are_bit_exact(seed):
 def test_random_wide_configurations_are_bit_exact(seed):
     cfg, gaps, backpressure = random_config(seed)
     check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, cols=cfg.cols)
+
+
+def test_the_handover_bypass_is_where_the_plan_puts_it():
+    """2-3-12 with lanes 3, 12 and cols 2, 3: layer 1's one pass ends the 1-cycle sweep, so its
+    outputs reach layer 2's delay FIFO in the cycle layer 2's first read is addressed. The plan
+    gives that FIFO the bypass (and layer 1's none); without it the results differ."""
+    from dataclasses import replace
+    cfg = NetConfig((2, 3, 12))
+    plan = plan_of(cfg, (3, 12), (2, 3))
+    assert [p.handover_bypass for p in plan.layers] == [False, True]
+    check(cfg, (3, 12), n=6, seed=4, plan=plan)
+    without = replace(plan, layers=tuple(replace(p, handover_bypass=False) for p in plan.layers))
+    expected, got, _, _ = run_pipeline(cfg, (3, 12), 6, 4, plan=without)
+    assert got != expected
