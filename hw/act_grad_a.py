@@ -40,16 +40,19 @@ class ActGradA(wiring.Component):
     small memory (LUT RAM or EBR) read one cycle ahead at the sweep's next
     word, not in a register file behind a wide multiplexer.
 
-    Latency: g[i] leaves ``LATENCY`` = 4 cycles after column i of the last
+    Latency: g[i] leaves ``latency`` = 4 cycles after column i of the last
     pass was presented (the MAC array's operand and product registers, lane
     sum, total); it is narrowed from the total combinationally, as act_grad_b
     of the layer below registers what it takes.
-    """
-    LATENCY = MacArray.LATENCY + 2
 
-    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1):
+    ``operand_registers``: the MAC array's (:class:`MacArray`); without them
+    every latency below is a cycle shorter.
+    """
+
+    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1, operand_registers=True):
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
         self.acc_width, self.own_mac, self.cols = acc_width, own_mac, cols
+        self.operand_registers, self.latency = operand_registers, self.latency_of(operand_registers)
         self.out_layout = ActGradB.layout(n_in, grad, cols)
         members = {
             "w": In(data.ArrayLayout(signed(weight.width), cols * lanes)),
@@ -63,6 +66,11 @@ class ActGradA(wiring.Component):
             members["mac"] = In(MacArray.signature_of(cols * lanes, weight.width, grad.width))
         super().__init__(members)
 
+    @staticmethod
+    def latency_of(operand_registers):
+        """Cycles from a column of the last pass to its g: the MAC array's, lane sum, total."""
+        return MacArray.latency_of(operand_registers) + 2
+
     def elaborate(self, platform):
         m = Module()
         P, cols = self.lanes, self.cols
@@ -70,9 +78,9 @@ class ActGradA(wiring.Component):
         for c in range(cols):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.delta[j])]
-        # stage 1 (the products, MacArray.LATENCY cycles after the column): the column's flags follow
+        # stage 1 (the products, the MAC array's latency after the column): the column's flags follow
         col = delayed(m, Cat(self.index, self.slot, self.valid, self.first_pass, self.last_pass),
-                      MacArray.LATENCY, "col")
+                      MacArray.latency_of(self.operand_registers), "col")
         ni, ns = len(self.index), len(self.slot)
         index, slot = col[:ni], col[ni:ni + ns]
         valid, first_pass, last_pass = col[ni + ns], col[ni + ns + 1], col[ni + ns + 2]

@@ -25,7 +25,7 @@ class BiasUpdate(wiring.Component):
 
     Latency: the update is visible 1 cycle after ``en``. The stage updates pass
     r's rows at the edge where forward's accumulators take their biases
-    (:class:`~layerpipe.hw.forward_unit.ForwardUnit`, ``BIAS_DELAY`` cycles
+    (:class:`~layerpipe.hw.forward_unit.ForwardUnit`, ``bias_delay`` cycles
     after the pass's first column), so a beat's reads see the biases of the
     end of the beat before, and the layer needs ``lanes``
     subtract-and-saturate units instead of ``n``.

@@ -33,7 +33,7 @@ class ForwardUnit(wiring.Component):
     -------
     w : In(ArrayLayout(signed(weight.width), cols * lanes))   lane c * lanes + j: W[row_j, i + c]
     a : In(ArrayLayout(signed(act.width), cols))             a[i + c]
-    bias : In(ArrayLayout(signed(weight.width), lanes))   the pass's biases, read ``BIAS_DELAY``
+    bias : In(ArrayLayout(signed(weight.width), lanes))   the pass's biases, read ``bias_delay``
         cycles after its ``first`` column (when the accumulator starts; no register holds them)
     valid, first, last : In(1)                             this column
     out : Out(stream.Signature(..., always_ready=True))    payload ``a`` (lanes),
@@ -42,9 +42,9 @@ class ForwardUnit(wiring.Component):
     With ``own_mac=False`` the products come from a shared :class:`MacArray`
     through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
 
-    Latency: ``out.valid`` rises ``LATENCY`` = 4 cycles after the ``last``
+    Latency: ``out.valid`` rises ``latency`` = 4 cycles after the ``last``
     column was presented: the MAC array's operand and product registers
-    (:attr:`MacArray.LATENCY`), the sum over the columns (registered one
+    (:attr:`MacArray.latency`), the sum over the columns (registered one
     adder level short of the end: two values per lane), then the
     accumulator (the last level and the running sum). The outputs leave the
     accumulators combinationally (narrowed; ReLU and f' for a hidden layer):
@@ -52,14 +52,18 @@ class ForwardUnit(wiring.Component):
     itself a register), the output layer's into the output error and on to
     the last stage's delta register and the result buffer (registers too).
     A pass of n_in columns takes ceil(n_in / cols) cycles, so one beat of
-    ``passes`` passes takes ``passes * ceil(n_in / cols) + LATENCY`` cycles.
-    """
-    LATENCY = MacArray.LATENCY + 2
-    BIAS_DELAY = MacArray.LATENCY + 1
+    ``passes`` passes takes ``passes * ceil(n_in / cols) + latency`` cycles.
+    The biases are read ``bias_delay`` = 3 cycles after a pass's first column.
 
-    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True):
+    ``operand_registers``: the MAC array's (:class:`MacArray`); without them
+    every latency below is a cycle shorter.
+    """
+
+    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True, operand_registers=True):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
-        self.cols, self.own_mac = cols, own_mac
+        self.cols, self.own_mac, self.operand_registers = cols, own_mac, operand_registers
+        self.latency = self.latency_of(operand_registers)
+        self.bias_delay = self.latency - 1
         self.out_layout = data.StructLayout({"a": data.ArrayLayout(signed(act.width), lanes),
                                              "fprime": lanes})
         members = {
@@ -73,6 +77,11 @@ class ForwardUnit(wiring.Component):
             members["mac"] = In(MacArray.signature_of(cols * lanes, weight.width, act.width))
         super().__init__(members)
 
+    @staticmethod
+    def latency_of(operand_registers):
+        """Cycles from the last column to ``out``: the MAC array's, column sum, accumulator."""
+        return MacArray.latency_of(operand_registers) + 2
+
     def elaborate(self, platform):
         m = Module()
         P, cols = self.lanes, self.cols
@@ -81,7 +90,7 @@ class ForwardUnit(wiring.Component):
             for j in range(P):
                 m.d.comb += [mac.a[c * P + j].eq(self.w[c * P + j]), mac.b[c * P + j].eq(self.a[c])]
         # align the column's flags with the column sums (the products' cycle + 1)
-        flags = delayed(m, Cat(self.first, self.last, self.valid), self.BIAS_DELAY, "flags")
+        flags = delayed(m, Cat(self.first, self.last, self.valid), self.bias_delay, "flags")
         first, last, valid = flags[0], flags[1], flags[2]
         bias = self.bias
         done = Signal()                 # the accumulators hold a whole pass

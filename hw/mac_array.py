@@ -20,10 +20,12 @@ class MacArray(wiring.Component):
     en : In(1)
         Whether this cycle's operands make a new product (else ``p`` holds).
     p : Out(ArrayLayout(signed(a_width + b_width), lanes))
-        ``p[j] = a[j] * b[j]`` of the operands of ``LATENCY`` cycles before, exact.
+        ``p[j] = a[j] * b[j]`` of the operands of ``latency`` cycles before, exact.
 
-    Latency: ``LATENCY`` = 2 cycles: the operand registers, then the product
-    register. The operand registers keep the memory reads and the selects
+    ``operand_registers`` (default True; a target's
+    :attr:`~layerpipe.hw.target.Target.operand_registers`): latency 2 cycles,
+    the operand registers, then the product register; else 1 cycle, the
+    product register alone. The operand registers keep the memory reads and the selects
     that feed the operands (weight banks, delay FIFO groups, the pass's delta)
     out of the multiplier's cycle, so that each DSP block sits between two
     registers (nextpnr-ecp5 times a MULT18X18D without its own registers as
@@ -31,11 +33,17 @@ class MacArray(wiring.Component):
     ``synth_ice40 -dsp`` can pack them into the SB_MAC16; yosys's ECP5 flow
     keeps them in fabric flip-flops beside the MULT18X18D.
     """
-    LATENCY = 2
 
-    def __init__(self, lanes, a_width, b_width):
+    def __init__(self, lanes, a_width, b_width, operand_registers=True):
         self.lanes, self.a_width, self.b_width = lanes, a_width, b_width
+        self.operand_registers = operand_registers
+        self.latency = self.latency_of(operand_registers)
         super().__init__(self.signature_of(lanes, a_width, b_width))
+
+    @staticmethod
+    def latency_of(operand_registers):
+        """Cycles from the operands to their product: 2 with operand registers, else 1."""
+        return 2 if operand_registers else 1
 
     @staticmethod
     def signature_of(lanes, a_width, b_width):
@@ -51,21 +59,23 @@ class MacArray(wiring.Component):
         """The multipliers of ``unit``: its own MacArray, added to ``m``, or,
         when ``unit.own_mac`` is false, its ``mac`` port (an
         ``In(MacArray.signature_of(...))`` member: the unit drives ``a`` and
-        ``b`` and takes ``p`` back one cycle later from a shared array)."""
+        ``b`` and takes ``p`` back ``latency`` cycles later from a shared array
+        with the unit's ``operand_registers``)."""
         if unit.own_mac:
-            m.submodules.mac_array = mac = MacArray(lanes, a_width, b_width)
+            m.submodules.mac_array = mac = MacArray(lanes, a_width, b_width, unit.operand_registers)
             return mac
         return unit.mac
 
     def elaborate(self, platform):
         m = Module()
+        operands = m.d.sync if self.operand_registers else m.d.comb
         en = Signal(reset_less=True)
-        m.d.sync += en.eq(self.en)
+        operands += en.eq(self.en)
         for j in range(self.lanes):
             a = Signal(signed(self.a_width), name=f"a{j}", reset_less=True)
             b = Signal(signed(self.b_width), name=f"b{j}", reset_less=True)
             product = Signal(signed(self.a_width + self.b_width), name=f"product{j}", reset_less=True)
-            m.d.sync += [a.eq(self.a[j]), b.eq(self.b[j])]
+            operands += [a.eq(self.a[j]), b.eq(self.b[j])]
             with m.If(en):
                 m.d.sync += product.eq(a * b)
             m.d.comb += self.p[j].eq(product)

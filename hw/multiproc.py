@@ -40,7 +40,7 @@ unchanged and every bit must match it:
   only delta (in the load cycle, when a task's first pass runs, its rows'
   values being loaded: act_grad_b's ``current()``): double-buffered;
 - biases: the rows of pass r are updated at the edge where the forward task's
-  accumulators take them (``ForwardUnit.BIAS_DELAY`` cycles after its first
+  accumulators take them (``ForwardUnit``'s ``bias_delay`` cycles after its first
   column of pass r), with delta of the sample being trained, still within
   the period.
 
@@ -245,7 +245,7 @@ class Processor(wiring.Component):
         ``stage_latency()`` cycles after the last task's ``final`` (busy low: ``start`` may come)
     go<k> : Out(1)           start task k (in ``start``'s cycle, or in task k-1's ``final`` cycle)
     final<k> : In(1)         task k issues its last column this cycle
-    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.LATENCY`` cycles)
+    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.latency_of(True)`` cycles)
 
     The operands a task presents reach the array in the cycle its sweep
     issues their column (the sweeps address the memories with their next
@@ -268,7 +268,7 @@ class Processor(wiring.Component):
         K = len(self.tasks)
         if K == 0:
             return m
-        m.submodules.mac_array = mac = MacArray(self.lanes, self.a_width, self.b_width)
+        m.submodules.mac_array = mac = MacArray(self.lanes, self.a_width, self.b_width)   # operand registers
         cur = Signal(range(max(K, 2)))        # the task whose sweep runs: its operands reach the array
         with m.Switch(cur):
             for k, (n, _, _) in enumerate(self.tasks):

@@ -48,23 +48,24 @@ from .zoo import mlp
 MANIFEST_VERSION = 1
 
 
-def stage_latency():
+def stage_latency(operand_registers=True):
     """A stage's beat beyond its sweep (cycles): the slower unit's latency
     (forward: the MAC array's operand and product registers, column sum,
     accumulator; act_grad_a: operand and product registers, lane sum,
-    total: 4 each) after the last column is issued; the last of these
-    cycles is already the next beat's start. The memory reads take no cycle
-    of their own: a sweep addresses the weight memory and the delay FIFO
-    with the next values of its counters (:class:`~layerpipe.hw.sweep.Sweep`),
-    so a column's words arrive in the cycle it is issued; the units' outputs
-    leave their last register combinationally into a register of the unit
-    that takes them. The same figure ends a multiprocessor period
-    (:mod:`layerpipe.hw.processor_plan`). The units state their own
-    latencies; they are imported here, not at the top, because act_grad_a
-    imports this module."""
+    total: 4 each, 3 without operand registers, see
+    :attr:`~layerpipe.hw.target.Target.operand_registers`) after the last
+    column is issued; the last of these cycles is already the next beat's
+    start. The memory reads take no cycle of their own: a sweep addresses the
+    weight memory and the delay FIFO with the next values of its counters
+    (:class:`~layerpipe.hw.sweep.Sweep`), so a column's words arrive in the
+    cycle it is issued; the units' outputs leave their last register
+    combinationally into a register of the unit that takes them. The same
+    figure ends a multiprocessor period (:mod:`layerpipe.hw.processor_plan`).
+    The units state their own latencies; they are imported here, not at the
+    top, because act_grad_a imports this module."""
     from .act_grad_a import ActGradA
     from .forward_unit import ForwardUnit
-    return max(ForwardUnit.LATENCY, ActGradA.LATENCY)
+    return max(ForwardUnit.latency_of(operand_registers), ActGradA.latency_of(operand_registers))
 
 
 # LUT4s of a stage's sequencing (beat FSM, sweep counters, FIFO pointers) and of the
@@ -173,6 +174,7 @@ class LayerPlan:
     update_shift, bias_shift   right shifts of the weight and bias update
     acc_width, g_acc_width     forward and act_grad_a accumulator widths (bits)
     units        the MAC units (:class:`UnitPlan`)
+    operand_registers   the target's (:attr:`~layerpipe.hw.target.Target.operand_registers`)
     handover_bypass   whether the delay FIFO's forward read port is transparent for its
                  write port (:func:`handover_bypass`); True unless :func:`layer_plans` shows
                  it is not needed
@@ -197,6 +199,7 @@ class LayerPlan:
     g_acc_width: int
     units: tuple
     handover_bypass: bool = True
+    operand_registers: bool = True
 
     @property
     def word_cols(self):
@@ -246,7 +249,7 @@ class LayerPlan:
     @property
     def cycles_per_beat(self):
         """``start`` to the earliest next ``start`` (Stage's contract)."""
-        return self.sweep_cycles + stage_latency()
+        return self.sweep_cycles + stage_latency(self.operand_registers)
 
     @property
     def multipliers(self):
@@ -312,7 +315,7 @@ class LayerPlan:
                                    "operands": [u.a_width, u.b_width], "multipliers": u.multipliers,
                                    "dsp_blocks": u.dsp_blocks} for u in self.units},
                 "multipliers": self.multipliers, "dsp_blocks": self.dsp_blocks, "memory_bits": self.memory_bits,
-                "handover_bypass": self.handover_bypass}
+                "handover_bypass": self.handover_bypass, "operand_registers": self.operand_registers}
 
 
 def plan_layer(*, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_grad_a, delay, in_lanes, grad_lanes,
@@ -327,7 +330,8 @@ def plan_layer(*, n_in, n_out, lanes, cols=1, act, weight, grad, hidden, act_gra
         raise ValueError("backward='b_then_w' needs act_grad_a (layer 1's backward is W alone)")
     return LayerPlan(layer, n_in, n_out, lanes, cols, backward, act, weight, grad, hidden, act_grad_a, delay,
                      in_lanes, grad_lanes, update_shift, bias_shift, acc_width, g_acc_width,
-                     _units(lanes, cols, backward, act, weight, grad, act_grad_a, target))
+                     _units(lanes, cols, backward, act, weight, grad, act_grad_a, target),
+                     operand_registers=target.operand_registers)
 
 
 def backward_of(mode, layer):
@@ -350,7 +354,7 @@ def handover_bypass(producer, consumer, sweep):
     reads in the same cycle, so that its delay FIFO needs a transparent read port.
 
     The producer's forward writes pass r's outputs into the consumer's FIFO at the
-    edge ending cycle (r + 1) * F - 1 + ``ForwardUnit.LATENCY`` of the beat (F its
+    edge ending cycle (r + 1) * F - 1 + ``ForwardUnit.latency_of(...)`` of the beat (F its
     cycles per pass; the outputs leave the accumulators unregistered); the consumer
     addresses its first word in the beat's last cycle, ``sweep`` +
     ``stage_latency()`` - 1, and uses the values 0 .. cols - 1 of it, written by
@@ -360,8 +364,9 @@ def handover_bypass(producer, consumer, sweep):
     the iCE40 costs a flip-flop and a LUT per bit of the FIFO's word."""
     from .forward_unit import ForwardUnit
     last_pass = (min(consumer.cols, consumer.n_in) - 1) // producer.lanes
-    written = (last_pass + 1) * words_of(producer.n_in, producer.cols) + ForwardUnit.LATENCY
-    return written >= sweep + stage_latency() - 1
+    written = (last_pass + 1) * words_of(producer.n_in, producer.cols) + ForwardUnit.latency_of(
+        producer.operand_registers)
+    return written >= sweep + stage_latency(producer.operand_registers) - 1
 
 
 def _layer_plan(cfg, l, lanes, cols, lanes_before, cols_after, target):
@@ -662,7 +667,7 @@ class DesignPlan:
             "budget_used": self.dsp_blocks / self.target.dsp_blocks if self.target.dsp_blocks else None,
             "beat_to_mac_bound": self.cycles_per_beat / self.mac_bound_cycles_per_sample,
             "beat_bound": f"the sweep of layer {1 + sweeps.index(max(sweeps))} ({max(sweeps)} cycles) "
-                          f"plus {stage_latency()} fixed cycles",
+                          f"plus {stage_latency(self.target.operand_registers)} fixed cycles",
             "delays": list(self.delays), "memory_bits": mem,
             "expected_resources": {"dsps": self.dsp_blocks, "ebr": self.ebr_blocks, "ram_bits": mem["ram"],
                                    "luts": self.luts},

@@ -230,8 +230,9 @@ def plan_processors(cfg, target, processors, lanes, assignment=None, allow_over_
     rows, cols = tuple(r for r, _ in shapes), tuple(c for _, c in shapes)
     shaped = cfg.replace(lanes=rows, cols=cols)
     # every layer's tasks share one word layout: the lockstep stage's (cols columns per word)
-    # (a task may end its processor's period anywhere: every delay FIFO keeps its bypass)
-    plans = tuple(replace(p, handover_bypass=True)
+    # (a task may end its processor's period anywhere: every delay FIFO keeps its bypass; the
+    # processors register their operands on any target, stage_latency() being the period's)
+    plans = tuple(replace(p, handover_bypass=True, operand_registers=True)
                   for p in layer_plans(shaped.replace(mode="layerpipe"), rows, cols, target))
     tasks = []
     for names in assignment:

@@ -39,7 +39,7 @@ class Stage(wiring.Component):
     pass. The memory holds ``2 cols`` columns per word and has a second read
     port for forward, which reads half a word per cycle (F = ceil(n_in / cols)
     <= 2H cycles per pass). Word t of pass r is written back in round 2 at
-    cycle (passes + r) * H + t + d (d = ``WeightGradUnit.LATENCY`` >= 1)
+    cycle (passes + r) * H + t + d (d = ``WeightGradUnit``'s latency >= 1)
     >= (2r + 1) * H + t + 1 (as passes > r), after forward read it: its data
     arrives at r * F + 2t + 1 <= 2rH + 2t + 1 at the latest (t < H), so it was
     read at the edge before. Cycles count from the sweeps' first; a sweep
@@ -51,7 +51,7 @@ class Stage(wiring.Component):
     (``stage_latency()`` > d cycles after the last column).
 
     Biases live in registers; the rows of pass r are updated at the edge where
-    forward's accumulators take their biases (``ForwardUnit.BIAS_DELAY`` cycles
+    forward's accumulators take their biases (``ForwardUnit``'s ``bias_delay`` cycles
     after its first column of pass r), so forward sees the biases of the
     previous beat and one subtract-and-saturate unit per lane does
     (:class:`BiasUpdate`).
@@ -136,9 +136,11 @@ class Stage(wiring.Component):
                                                    self.n_out, P, store_fprime=plan.hidden,
                                                    fwd_reads=cols, bwd_reads=K,
                                                    handover_bypass=plan.handover_bypass)
-        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols)
+        m.submodules.forward = fwd = ForwardUnit(P, plan.act, plan.weight, plan.acc_width, plan.hidden, cols=cols,
+                                                 operand_registers=plan.operand_registers)
         m.submodules.weight_grad = wgrad = WeightGradUnit(P, plan.act, plan.weight, plan.grad, plan.update_shift,
-                                                          plan.weight_words, own_mac=lockstep, cols=K)
+                                                          plan.weight_words, own_mac=lockstep, cols=K,
+                                                          operand_registers=plan.operand_registers)
         m.submodules.act_grad_b = agb = ActGradB(self.n_out, plan.grad, plan.grad_lanes, now=P)
         m.submodules.bias_update = bias_update = BiasUpdate(self.n_out, plan.weight, plan.grad, plan.bias_shift,
                                                             self.init_biases, lanes=P)
@@ -160,7 +162,7 @@ class Stage(wiring.Component):
         # -- beat control: start the sweeps, wait for them and for the pipeline to drain;
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
-        latency = stage_latency()
+        latency = stage_latency(plan.operand_registers)
         drain = Signal(range(latency))
 
         def begin():
@@ -225,7 +227,8 @@ class Stage(wiring.Component):
 
         if plan.act_grad_a:
             m.submodules.act_grad_a = aga = ActGradA(P, plan.weight, plan.grad, n_in, self.passes,
-                                                     plan.g_acc_width, own_mac=lockstep, cols=K)
+                                                     plan.g_acc_width, own_mac=lockstep, cols=K,
+                                                     operand_registers=plan.operand_registers)
             b_phase = backward if lockstep else backward & (bt["round"] == 0)
             m.d.comb += [aga.w.eq(wmem.read_data), aga.index.eq(bt["i"]), aga.slot.eq(bt["t"]),
                          aga.valid.eq(b_phase),
@@ -235,7 +238,7 @@ class Stage(wiring.Component):
             if not lockstep:
                 # one MAC array for the backward: B's products in round 1, W's in round 2
                 m.submodules.bwd_mac = mac = MacArray(n, *task_operands(("B(a)", "W"), plan.act, plan.weight,
-                                                                        plan.grad))
+                                                                        plan.grad), plan.operand_registers)
                 for k in range(n):
                     m.d.comb += [mac.a[k].eq(Mux(bt["round"], wgrad.mac.a[k], aga.mac.a[k])),
                                  mac.b[k].eq(Mux(bt["round"], wgrad.mac.b[k], aga.mac.b[k])),
@@ -245,7 +248,7 @@ class Stage(wiring.Component):
         return m
 
     def _biases(self, m, fwd, bias_update, agb, ft, bwd_en):
-        """Forward reads pass r's biases ``ForwardUnit.BIAS_DELAY`` cycles after the pass's
+        """Forward reads pass r's biases ``fwd.bias_delay`` cycles after the pass's
         first column (``ft``: forward's issued position), when its accumulators start, and
         they are updated at that same edge, with delta of the sample being trained (its
         rows, registered a cycle before): this beat's forward saw the old biases, the
@@ -253,7 +256,7 @@ class Stage(wiring.Component):
         register keeps the row selection and the update's carry chain in separate
         cycles (Fmax); delta is long loaded by then (act_grad_b)."""
         first = ft["valid"] & (ft["t"] == 0) & bwd_en
-        d = ForwardUnit.BIAS_DELAY
+        d = fwd.bias_delay
         en_r = delayed(m, Cat(first, ft["r"]), d - 1, "bias_pass")
         rows = self._rows(agb.delta, en_r[1:])[:bias_update.lanes]      # lanes past n_out have no row
         en_r = delayed(m, en_r, 1, "bias_pass_q")
@@ -266,7 +269,7 @@ class Stage(wiring.Component):
         """Forward's results to ``act_out`` and their f' into the delay FIFO: the pass
         number ``r`` (of the column presented) travels with the last column."""
         out_r = r
-        for k in range(ForwardUnit.LATENCY):
+        for k in range(fwd.latency):
             r_k = Signal.like(r_shape, name=f"fwd_r_t{k + 1}")
             m.d.sync += r_k.eq(out_r)
             out_r = r_k

@@ -48,6 +48,12 @@ class Target:
     ebr_blocks, ebr_bits   block RAMs and bits per block (0: not checked)
     spram_bits  single-port RAM bits (iCE40UP SPRAM), counted as memory
     luts        LUT4s (reported for synthesis; the plan does not estimate LUTs)
+    operand_registers   whether the MAC arrays register their operands
+                (:class:`~layerpipe.hw.mac_array.MacArray`): a cycle a beat for Fmax, as
+                each MULT18X18D then sits between two registers; off on the iCE40UP5K,
+                whose logic cells are the scarce resource (yosys packs the operand
+                registers into the SB_MAC16, but the delays they add to the units'
+                pipelines take cells) and whose Fmax the host link sets
     """
     name: str
     family: str
@@ -56,6 +62,7 @@ class Target:
     ebr_bits: int = 0
     spram_bits: int = 0
     luts: int = 0
+    operand_registers: bool = True
 
     def __post_init__(self):
         if self.family not in _DSP_WIDTH:
@@ -107,7 +114,7 @@ class Target:
 TARGETS = {
     "ecp5-85f": Target("ecp5-85f", "ecp5", dsp_blocks=156, ebr_blocks=208, ebr_bits=18 * 1024, luts=83_640),
     "ice40up5k": Target("ice40up5k", "ice40", dsp_blocks=8, ebr_blocks=30, ebr_bits=4 * 1024,
-                        spram_bits=4 * 256 * 1024, luts=5_280),
+                        spram_bits=4 * 256 * 1024, luts=5_280, operand_registers=False),
 }
 
 # The device each board of layerpipe.boards carries (`generate --board B` plans on it; the

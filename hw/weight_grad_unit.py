@@ -27,18 +27,22 @@ class WeightGradUnit(wiring.Component):
     With ``own_mac=False`` the products come from a shared :class:`MacArray`
     through ``mac`` (see :class:`~layerpipe.hw.act_grad_a.ActGradA`).
 
-    Latency: the write happens ``LATENCY`` = 3 cycles after the column was
+    Latency: the write happens ``latency`` = 3 cycles after the column was
     presented (the MAC array's operand and product registers, then the
     rounded step, so that the subtract and saturation are the only logic
     before the memory's write port); the read of the same address was
     1 cycle before the column. A stage reads each word once a beat, so the
     later write-back changes nothing it reads.
-    """
-    LATENCY = MacArray.LATENCY + 1
 
-    def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True, cols=1):
+    ``operand_registers``: the MAC array's (:class:`MacArray`); without them
+    every latency below is a cycle shorter.
+    """
+
+    def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True, cols=1, operand_registers=True):
         self.lanes, self.act, self.weight, self.grad, self.update_shift = lanes, act, weight, grad, update_shift
         self.own_mac, self.cols = own_mac, cols
+        self.operand_registers = operand_registers
+        self.latency = MacArray.latency_of(operand_registers) + 1
         n = cols * lanes
         members = {
             "w": In(data.ArrayLayout(signed(weight.width), n)),
@@ -59,11 +63,11 @@ class WeightGradUnit(wiring.Component):
         m = Module()
         P, n = self.lanes, self.cols * self.lanes
         mac = MacArray.attach(m, self, n, self.grad.width, self.act.width)
-        # the weight read, the column's flags and address follow the products (MacArray.LATENCY
-        # cycles) to meet the rounded step (1 more)
+        # the weight read, the column's flags and address follow the products (the MAC array's
+        # latency) to meet the rounded step (1 more)
         w = data.ArrayLayout(signed(self.weight.width), n)(
-            delayed(m, self.w.as_value(), self.LATENCY, "w"))
-        col = delayed(m, Cat(self.valid, self.lane_en, self.addr), self.LATENCY, "col")
+            delayed(m, self.w.as_value(), self.latency, "w"))
+        col = delayed(m, Cat(self.valid, self.lane_en, self.addr), self.latency, "col")
         valid, lane_en = col[0], col[1:1 + n]
         m.d.comb += [self.write_addr.eq(col[1 + n:]), self.write_en.eq(lane_en & valid.replicate(n))]
         for c in range(self.cols):

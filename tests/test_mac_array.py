@@ -29,10 +29,10 @@ def test_products_match_numpy(lanes, a_width, b_width):
     en[:8] = 1
 
     # p holds its value while en is low; after the tick of cycle t it shows the operands
-    # of cycle t - (LATENCY - 1)
+    # of cycle t - (latency - 1)
     expected = np.zeros_like(a)
     prev = np.zeros(lanes, dtype=np.int64)
-    lag = MacArray.LATENCY - 1
+    lag = MacArray.latency_of(True) - 1
     for t in range(len(a)):
         s = t - lag
         if s >= 0 and en[s]:

@@ -1,6 +1,8 @@
 """The whole pipeline in Amaranth's simulator against the golden model, bit for
 bit: every result word, every final weight and bias, fill and drain, with
 random gaps in the sample stream and random backpressure on the results."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -15,11 +17,12 @@ from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample
 from random_designs import random_config
 
 
-def plan_of(cfg, lanes, cols=None):
+def plan_of(cfg, lanes, cols=None, target=None):
     """The plan of ``cfg`` with ``lanes`` (which may exceed a layer's width: idle lanes; NetConfig
-    refuses those) and ``cols`` (default one per layer)."""
+    refuses those) and ``cols`` (default one per layer), on ``target`` (default: a plain budget)."""
     cols = tuple(cols) if cols is not None else (1,) * cfg.n_layers
-    return DesignPlan(cfg.replace(cols=cols), dsp_budget(), layer_plans(cfg, lanes, cols))
+    target = target or dsp_budget()
+    return DesignPlan(cfg.replace(cols=cols), target, layer_plans(cfg, lanes, cols, target))
 
 
 def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None, plan=None):
@@ -258,6 +261,30 @@ def test_random_configurations_are_bit_exact(seed):
     check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, cols=cfg.cols)
 
 
+@pytest.mark.parametrize("seed", range(110, 114))
+def test_random_configurations_without_operand_registers_are_bit_exact(seed):
+    """The iCE40's MAC arrays (no operand registers: 3 fixed cycles a beat, one less)."""
+    cfg, gaps, backpressure = random_config(seed, max_width=12)
+    target = replace(dsp_budget(10**6, family="ice40"), operand_registers=False)
+    plan = plan_of(cfg, cfg.lanes, cfg.cols, target)
+    assert plan.cycles_per_beat == max(p.sweep_cycles for p in plan.layers) + 3
+    check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, plan=plan)
+
+
+@pytest.mark.parametrize("mode", ["layerpipe", "pipedream"])
+def test_the_icebreaker_design_keeps_the_plans_cycles(mode):
+    """4-8-3 on the iCE40UP5K (the iCEBreaker's default net) planned as the board builds it."""
+    from layerpipe.hw.target import TARGETS
+    cfg = NetConfig((4, 8, 3), mode=mode)
+    plan = plan_design(cfg, TARGETS["ice40up5k"])
+    assert not any(p.operand_registers for p in plan.layers)
+    n = 2 * plan.fill_beats + 8
+    expected, got, state, _ = run_pipeline(cfg, plan.lanes, n, seed=5, plan=plan)
+    assert got == expected
+    done = state["done"][plan.fill_beats + 2:]
+    assert (done[-1] - done[0]) / (len(done) - 1) == plan.cycles_per_sample
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(200, 216))
 def test_random_wide_configurations_are_bit_exact(seed):
@@ -269,7 +296,6 @@ def test_the_handover_bypass_is_where_the_plan_puts_it():
     """2-3-12 with lanes 3, 12 and cols 2, 3: layer 1's one pass ends the 1-cycle sweep, so its
     outputs reach layer 2's delay FIFO in the cycle layer 2's first read is addressed. The plan
     gives that FIFO the bypass (and layer 1's none); without it the results differ."""
-    from dataclasses import replace
     cfg = NetConfig((2, 3, 12))
     plan = plan_of(cfg, (3, 12), (2, 3))
     assert [p.handover_bypass for p in plan.layers] == [False, True]

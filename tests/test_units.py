@@ -122,18 +122,19 @@ def test_narrow_exhaustive(x_width, shift, fmt):
 
 @pytest.mark.parametrize("lanes,a_width,b_width,seed", [
     (1, 18, 18, 11), (3, 16, 16, 12), (8, 5, 4, 13), (2, 2, 7, 14)])
-def test_mac_array(lanes, a_width, b_width, seed):
+@pytest.mark.parametrize("operand_registers", [True, False])
+def test_mac_array(lanes, a_width, b_width, seed, operand_registers):
     rng = seeded(seed)
-    dut = MacArray(lanes, a_width, b_width)
+    dut = MacArray(lanes, a_width, b_width, operand_registers)
     fa, fb = Format(a_width, 0), Format(b_width, 0)
     ins = [dict(a=rand_q(rng, fa, lanes, 0.3), b=rand_q(rng, fb, lanes, 0.3), en=int(rng.random() < 0.8))
            for _ in range(40)]
     cycles = [{"a": list(map(int, x["a"])), "b": list(map(int, x["b"])), "en": x["en"]} for x in ins]
     seen = run(dut, cycles, {"p": dut.p})
-    p = np.zeros(lanes, dtype=np.int64)             # p(c + LATENCY) = a(c)*b(c) if en(c)
+    p = np.zeros(lanes, dtype=np.int64)             # p(c + latency) = a(c)*b(c) if en(c)
     for c in range(len(ins)):
         assert seen[c]["p"] == list(p), f"cycle {c}"
-        x = ins[c + 1 - MacArray.LATENCY] if c + 1 >= MacArray.LATENCY else None
+        x = ins[c + 1 - dut.latency] if c + 1 >= dut.latency else None
         if x is not None and x["en"]:
             p = x["a"] * x["b"]
     assert any(x["en"] == 0 for x in ins) and any(x["en"] for x in ins)
@@ -158,7 +159,9 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
     rng = seeded(seed)
     cfg, ar = arith(n_in, n_out, fmts)
     P, R, F = lanes, -(-n_out // lanes), -(-n_in // cols)
-    dut = ForwardUnit(P, cfg.act, cfg.weight, cfg.forward_acc_width(1), hidden, cols=cols)
+    # odd seeds without operand registers (the iCE40's MAC arrays), even seeds with them
+    dut = ForwardUnit(P, cfg.act, cfg.weight, cfg.forward_acc_width(1), hidden, cols=cols,
+                      operand_registers=seed % 2 == 0)
     expect, columns = [], []
     for _sample in range(2):
         a = np.concatenate([rand_q(rng, cfg.act, n_in), np.zeros(F * cols - n_in, dtype=np.int64)])
@@ -177,17 +180,17 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
                 "bias": list(map(int, rand_q(rng, cfg.weight, P))), "valid": 0,
                 "first": int(rng.integers(2)), "last": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
-    cycles += [idle(rng) for _ in range(dut.LATENCY + 2)]
-    # a pass's biases are read BIAS_DELAY cycles after its first column, and only then
-    biases = {c + dut.BIAS_DELAY: cycles[c]["bias"] for c in at if cycles[c]["first"]}
+    cycles += [idle(rng) for _ in range(dut.latency + 2)]
+    # a pass's biases are read bias_delay cycles after its first column, and only then
+    biases = {c + dut.bias_delay: cycles[c]["bias"] for c in at if cycles[c]["first"]}
     cycles = [{**cyc, "bias": biases.get(c, list(map(int, rand_q(rng, cfg.weight, P))))}
               for c, cyc in enumerate(cycles)]
     seen = run(dut, cycles, {"valid": dut.out.valid, "a": dut.out.p.a, "fprime": dut.out.p.fprime})
     out_at = [c for c, s in enumerate(seen) if s["valid"]]
     last_cols = [at[k] for k in range(len(at)) if (k + 1) % F == 0]
-    assert out_at == [c + dut.LATENCY for c in last_cols]
+    assert out_at == [c + dut.latency for c in last_cols]
     if bubble == 0:   # docstring: a beat of `passes` passes takes passes * ceil(n_in / cols) + latency cycles
-        assert out_at[R - 1] - at[0] + 1 == R * F + dut.LATENCY
+        assert out_at[R - 1] - at[0] + 1 == R * F + dut.latency
     for q, (c, (a_out, fprime)) in enumerate(zip(out_at, expect)):
         assert seen[c]["a"] == list(a_out), f"pass {q}"
         assert [(seen[c]["fprime"] >> j) & 1 for j in range(P)] == list(fprime), f"pass {q}"
@@ -213,7 +216,8 @@ def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed, cols):
     cfg, ar = arith(n_in, n_out, fmts)
     P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
     n, depth = cols * P, R * H
-    dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth, cols=cols)
+    dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth, cols=cols,
+                         operand_registers=seed % 2 == 0)
     columns, expect = [], []
     a = rand_q(rng, cfg.act, H * cols)
     for r in range(R):
@@ -234,9 +238,9 @@ def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed, cols):
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
     cycles += [idle(rng) for _ in range(3)]
     seen = run(dut, cycles, {"en": dut.write_en, "addr": dut.write_addr, "data": dut.write_data})
-    write_at = {c + WeightGradUnit.LATENCY: e for c, e in zip(at, expect)}
+    write_at = {c + dut.latency: e for c, e in zip(at, expect)}
     if bubble == 0:   # a sweep of R passes writes its last word R * H + LATENCY cycles after it began
-        assert max(write_at) - at[0] + 1 == R * H + WeightGradUnit.LATENCY
+        assert max(write_at) - at[0] + 1 == R * H + dut.latency
     for c, s in enumerate(seen):
         if c not in write_at:
             assert s["en"] == 0, f"cycle {c}: write without a column"
@@ -268,7 +272,8 @@ def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
     rng = seeded(seed)
     cfg, ar = arith(n_in, n_out, fmts)
     P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
-    dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1), cols=cols)
+    dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1), cols=cols,
+                   operand_registers=seed % 2 == 0)
     columns, expect, saturated = [], [], False
     for _sample in range(2):
         w = rand_q(rng, cfg.weight, (R * P, H * cols))  # pad rows and columns hold garbage ...
@@ -293,13 +298,13 @@ def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
                 "index": int(rng.integers(H)) * cols, "slot": int(rng.integers(H)), "valid": 0,
                 "first_pass": int(rng.integers(2)), "last_pass": int(rng.integers(2))}
     cycles, at = cycles_with_bubbles(rng, columns, bubble, idle)
-    cycles += [idle(rng) for _ in range(ActGradA.LATENCY + 2)]
+    cycles += [idle(rng) for _ in range(dut.latency + 2)]
     seen = run(dut, cycles, {"valid": dut.out.valid, "index": dut.out.p.index, "g": dut.out.p.g,
                              "mask": dut.out.p.mask})
-    out = {c + ActGradA.LATENCY: e for c, e in zip(at, expect) if e is not None}
+    out = {c + dut.latency: e for c, e in zip(at, expect) if e is not None}
     assert [c for c, s in enumerate(seen) if s["valid"]] == sorted(out)
     if bubble == 0:   # the beat's last g leaves R * H + LATENCY cycles after its first column
-        assert sorted(out)[H - 1] - at[0] + 1 == R * H + ActGradA.LATENCY
+        assert sorted(out)[H - 1] - at[0] + 1 == R * H + dut.latency
     for c, (i, g, mask) in out.items():
         got = seen[c]
         assert (got["index"], [got["g"][k] for k in range(cols) if mask >> k & 1], got["mask"]) == (i, g, mask), \
