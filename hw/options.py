@@ -30,7 +30,7 @@ def integer(field):
 def add_config_arguments(p):
     """The options that make a NetConfig (train, generate, sim)."""
     d = NetConfig((1, 1))
-    p.add_argument("--net", help="layer widths, inputs first (default 64-32-10)")
+    p.add_argument("--net", help="layer widths, inputs first (default 64-32-10; with --board, the board's net)")
     p.add_argument("--mode", help=f"schedule: {', '.join(MODES)} (default {d.mode})")
     p.add_argument("--seed", type=integer("seed"), help=f"initial weights and sample order (default {d.seed})")
     p.add_argument("--act", help=f"activation format WIDTH.FRAC (default {d.act.width}.{d.act.frac})")
@@ -101,6 +101,10 @@ def plan_from_args(args):
     import sys
 
     from .plan import plan_design
+    board = getattr(args, "board", None)
+    if board in BOARD_TARGETS and getattr(args, "net", None) is None:
+        from layerpipe.boards import board as get_board     # the board's default net, as synth takes it
+        args.net = get_board(board).net
     if getattr(args, "processors", None) is not None:
         from .processor_plan import plan_processors
         processors, lanes = processor_args(args)

@@ -132,6 +132,10 @@ def test_generate_for_a_board_refuses_what_does_not_fit(tmp_path):
     assert r.returncode == 0, r.stderr
     info = strict_loads(r.stdout)
     assert info["target"]["name"] == "ice40up5k" and 0 < info["expected_resources"]["luts"] <= 5280
+    # without --net, the board's default net (as synth builds it)
+    r = layerpipe("generate", "--board", "icebreaker", "--out", str(tmp_path / "c"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert strict_loads(r.stdout)["widths"] == [4, 8, 3]
 
 
 def test_lut_estimate_grows_with_the_lanes():
