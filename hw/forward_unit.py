@@ -45,7 +45,7 @@ class ForwardUnit(wiring.Component):
     Latency: ``out.valid`` rises ``latency`` = 4 cycles after the ``last``
     column was presented: the MAC array's operand and product registers
     (:attr:`MacArray.latency`), the sum over the columns (registered one
-    adder level short of the end: two values per lane), then the
+    adder level short of the end: two values per lane, one for two columns), then the
     accumulator (the last level and the running sum). The outputs leave the
     accumulators combinationally (narrowed; ReLU and f' for a hidden layer):
     a hidden layer's go into the next stage's delay FIFO (a memory write,
@@ -100,8 +100,10 @@ class ForwardUnit(wiring.Component):
         out = m.d.comb
         out += self.out.valid.eq(done)
         for j in range(self.lanes):
-            # the sum over the columns, registered one adder level short of the end
-            halves = adder_tree_to([mac.p[c * P + j] for c in range(cols)], 2)
+            # the sum over the columns, registered one adder level short of the end (two products
+            # are summed outright: one adder, and half the flip-flops, which on the iCE40 take a
+            # logic cell each as the products come straight out of the SB_MAC16)
+            halves = adder_tree_to([mac.p[c * P + j] for c in range(cols)], 1 if cols <= 2 else 2)
             pair = [Signal(signed(self.acc_width), name=f"col_sum{j}_{h}") for h in range(len(halves))]
             m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
             acc = Signal(signed(self.acc_width), name=f"acc{j}")
