@@ -12,9 +12,9 @@ class IceBreaker(Ice40Board):
     platform = ICEBreakerPlatform
     target_name = BOARD_TARGETS[name]
     clock = ("clk12", 12.0)
-    clock_mhz = 24.0      # place and route with the link closes at 26.2 MHz (30 did not); 3 Mbaud = 24 MHz / 8
+    clock_mhz = 24.0      # place and route with the link closes just above it (README); 3 Mbaud = 24 MHz / 8
     net = "4-8-3"
     dataset = "iris"
-    # The board top holds the UART link beside 4-8-3: about 5,160 of the UP5K's 5,280
-    # logic cells once placed (README, "Host link and on-board training"), so a larger
-    # default net leaves no room for it.
+    # The board top holds the UART link beside 4-8-3: 98 % of the UP5K's 5,280 logic
+    # cells once placed (README, "Boards and synthesis"), so a larger default net
+    # leaves no room for it.

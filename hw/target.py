@@ -96,9 +96,14 @@ class Target:
         return min(-(-width // w) * -(-depth // d) for w, d in _EBR_SHAPES[self.family])
 
     def with_dsp_budget(self, blocks):
-        """This target with the lanes limited to ``blocks`` DSP blocks."""
+        """This target with the lanes limited to ``blocks`` DSP blocks. Raises
+        LayerPipeError for a budget that is not a positive integer, or above a
+        device's own DSP blocks (a plain ``dsp-budget`` target has no such limit)."""
         if not isinstance(blocks, int) or blocks < 1:
             raise LayerPipeError(f"dsp_budget: {blocks!r} must be a positive number of DSP blocks")
+        if self.name != "dsp-budget" and blocks > self.dsp_blocks:
+            raise LayerPipeError(f"dsp_budget: {blocks} is more than the {self.dsp_blocks} {self.dsp_name} "
+                                 f"of {self.name}")
         return replace(self, dsp_blocks=blocks)
 
     def to_dict(self):

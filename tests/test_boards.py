@@ -98,6 +98,15 @@ def test_synth_plans_a_multiprocessor_design_for_the_board(tmp_path):
         "design) (board ulx3s-85f)"]
 
 
+def test_dsp_budget_above_the_board_is_refused_before_any_tool(tmp_path):
+    """--dsp-budget may lower a board's DSP blocks, never raise them: one line, no build."""
+    r = layerpipe("synth", "--board", "ulx3s-85f", "--dsp-budget", "500", "--json", "--out", str(tmp_path / "b"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [
+        "layerpipe: error: dsp_budget: 500 is more than the 156 MULT18X18D of ecp5-85f (board ulx3s-85f)"]
+    assert not (tmp_path / "b").exists()
+
+
 def test_board_lookup_names_the_known_boards():
     from layerpipe.hw.target import BOARD_TARGETS
     assert set(BOARDS) == set(BOARD_TARGETS)
