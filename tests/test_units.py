@@ -239,7 +239,7 @@ def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed, cols):
     cycles += [idle(rng) for _ in range(3)]
     seen = run(dut, cycles, {"en": dut.write_en, "addr": dut.write_addr, "data": dut.write_data})
     write_at = {c + dut.latency: e for c, e in zip(at, expect)}
-    if bubble == 0:   # a sweep of R passes writes its last word R * H + LATENCY cycles after it began
+    if bubble == 0:   # a sweep of R passes writes its last word R * H + latency cycles after it began
         assert max(write_at) - at[0] + 1 == R * H + dut.latency
     for c, s in enumerate(seen):
         if c not in write_at:
@@ -303,7 +303,7 @@ def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
                              "mask": dut.out.p.mask})
     out = {c + dut.latency: e for c, e in zip(at, expect) if e is not None}
     assert [c for c, s in enumerate(seen) if s["valid"]] == sorted(out)
-    if bubble == 0:   # the beat's last g leaves R * H + LATENCY cycles after its first column
+    if bubble == 0:   # the beat's last g leaves R * H + latency cycles after its first column
         assert sorted(out)[H - 1] - at[0] + 1 == R * H + dut.latency
     for c, (i, g, mask) in out.items():
         got = seen[c]
