@@ -1,6 +1,6 @@
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from layerpipe.hw.target import BOARD_TARGETS
+from layerpipe.hw.target import BOARD_NETS, BOARD_TARGETS
 
 from .board import Ecp5Board
 
@@ -13,5 +13,5 @@ class Ulx3s85f(Ecp5Board):
     target_name = BOARD_TARGETS[name]
     clock = ("clk25", 25.0)
     clock_mhz = 100.0
-    net = "64-32-10"
+    net = BOARD_NETS[name]
     dataset = "digits"

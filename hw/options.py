@@ -9,7 +9,7 @@ declared here once, with one parser per value that reports a bad value as
 from .config import MODES, NetConfig, parse_lanes, parse_widths
 from .errors import LayerPipeError
 from .fixed_point import parse_format
-from .target import BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
+from .target import BOARD_NETS, BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
 # multipliers of one processor when --processors is given without --lanes
@@ -102,9 +102,8 @@ def plan_from_args(args):
 
     from .plan import plan_design
     board = getattr(args, "board", None)
-    if board in BOARD_TARGETS and getattr(args, "net", None) is None:
-        from layerpipe.boards import board as get_board     # the board's default net, as synth takes it
-        args.net = get_board(board).net
+    if board in BOARD_NETS and getattr(args, "net", None) is None:
+        args.net = BOARD_NETS[board]                           # the board's default net, as synth takes it
     if getattr(args, "processors", None) is not None:
         from .processor_plan import plan_processors
         processors, lanes = processor_args(args)

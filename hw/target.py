@@ -125,6 +125,8 @@ TARGETS = {
 # The device each board of layerpipe.boards carries (`generate --board B` plans on it; the
 # board classes take their target from here, so the pairing is stated once).
 BOARD_TARGETS = {"ulx3s-85f": "ecp5-85f", "icebreaker": "ice40up5k"}
+# ... and the network it builds by default (generate, sim and synth with --board and no --net)
+BOARD_NETS = {"ulx3s-85f": "64-32-10", "icebreaker": "4-8-3"}
 
 # ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
 DEFAULT_DSP_BUDGET = 128
