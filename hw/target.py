@@ -46,7 +46,9 @@ class Target:
                 memories onto block RAM
     dsp_blocks  DSP blocks the lanes may use (MULT18X18D / SB_MAC16)
     ebr_blocks, ebr_bits   block RAMs and bits per block (0: not checked)
-    spram_bits  single-port RAM bits (iCE40UP SPRAM), counted as memory
+    spram_bits  single-port RAM bits (iCE40UP SPRAM), reported but not counted as memory
+                the design can use: none of its memories maps onto SPRAM (a weight
+                memory is read and written in the same cycle; SPRAM has one port)
     luts        LUT4s (reported for synthesis; the plan does not estimate LUTs)
     operand_registers   whether the MAC arrays register their operands
                 (:class:`~layerpipe.hw.mac_array.MacArray`): a cycle a beat for Fmax, as
@@ -83,8 +85,9 @@ class Target:
 
     @property
     def memory_bits(self):
-        """On-chip RAM bits (block RAM plus SPRAM); 0 when the target sets no memory limit."""
-        return self.ebr_blocks * self.ebr_bits + self.spram_bits
+        """On-chip RAM bits the design's memories can use: the block RAM (not the SPRAM,
+        see :attr:`spram_bits`); 0 when the target sets no memory limit."""
+        return self.ebr_blocks * self.ebr_bits
 
     def dsp_blocks_per_product(self, a_width, b_width):
         """DSP blocks one ``a_width`` x ``b_width`` signed product takes (see the module docstring)."""

@@ -75,6 +75,11 @@ def test_memory_is_estimated_and_a_named_target_refuses_too_much():
     with pytest.raises(LayerPipeError) as e:
         plan_design(NetConfig((1024, 1024, 10)), get_target("ice40up5k"))
     assert str(e.value).startswith("memory:") and "ice40up5k" in str(e.value)
+    # the UP5K's SPRAM does not count: 128-128-10's 281 kbit of weights would fit the 1,144 kbit of block
+    # RAM and SPRAM together, but not the 120 kbit of block RAM the memories map onto
+    with pytest.raises(LayerPipeError) as e:
+        plan_design(NetConfig((128, 128, 10)), get_target("ice40up5k"))
+    assert str(e.value).startswith("memory:") and "has 120 kbit" in str(e.value)
     # a plain DSP budget sets no memory limit
     assert plan_design(NetConfig((1024, 1024, 10)), dsp_budget(8)).memory_bits["ram"] > TARGETS["ice40up5k"].memory_bits
 
