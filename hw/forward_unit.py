@@ -92,13 +92,11 @@ class ForwardUnit(wiring.Component):
         # align the column's flags with the column sums (the products' cycle + 1)
         flags = delayed(m, Cat(self.first, self.last, self.valid), self.bias_delay, "flags")
         first, last, valid = flags[0], flags[1], flags[2]
-        bias = self.bias
         done = Signal()                 # the accumulators hold a whole pass
         m.d.sync += done.eq(valid & last)
         # the outputs leave straight from the accumulators (narrowed; ReLU): what takes them
         # registers them (delay-FIFO write; output error into delta, result buffer)
-        out = m.d.comb
-        out += self.out.valid.eq(done)
+        m.d.comb += self.out.valid.eq(done)
         for j in range(self.lanes):
             # the sum over the columns, registered one adder level short of the end (two products
             # are summed outright: one adder, and half the flip-flops, which on the iCE40 take a
@@ -108,12 +106,12 @@ class ForwardUnit(wiring.Component):
             m.d.sync += [pair[h].eq(v) for h, v in enumerate(halves)]
             acc = Signal(signed(self.acc_width), name=f"acc{j}")
             with m.If(valid):
-                start = Mux(first, bias[j] << self.act.frac, acc)
+                start = Mux(first, self.bias[j] << self.act.frac, acc)
                 m.d.sync += acc.eq(start + adder_tree(pair))
             z = narrow(acc, self.weight.frac, self.act)
             if self.hidden:
                 positive = ~z[-1] & z.any()        # z > 0 without a carry chain after narrow's
-                out += [self.out.p.fprime[j].eq(positive), self.out.p.a[j].eq(Mux(positive, z, 0))]
+                m.d.comb += [self.out.p.fprime[j].eq(positive), self.out.p.a[j].eq(Mux(positive, z, 0))]
             else:
-                out += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
+                m.d.comb += [self.out.p.fprime[j].eq(1), self.out.p.a[j].eq(z)]
         return m
