@@ -49,7 +49,7 @@ class ActGradA(wiring.Component):
     every latency below is a cycle shorter.
     """
 
-    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1, operand_registers=True):
+    def __init__(self, lanes, weight, grad, n_in, passes, acc_width, own_mac=True, cols=1, operand_registers=1):
         self.lanes, self.weight, self.grad, self.n_in, self.passes = lanes, weight, grad, n_in, passes
         self.acc_width, self.own_mac, self.cols = acc_width, own_mac, cols
         self.operand_registers, self.latency = operand_registers, self.latency_of(operand_registers)

@@ -59,7 +59,7 @@ class ForwardUnit(wiring.Component):
     every latency below is a cycle shorter.
     """
 
-    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True, operand_registers=True):
+    def __init__(self, lanes, act, weight, acc_width, hidden, cols=1, own_mac=True, operand_registers=1):
         self.lanes, self.act, self.weight, self.acc_width, self.hidden = lanes, act, weight, acc_width, hidden
         self.cols, self.own_mac, self.operand_registers = cols, own_mac, operand_registers
         self.latency = self.latency_of(operand_registers)

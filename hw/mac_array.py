@@ -22,19 +22,24 @@ class MacArray(wiring.Component):
     p : Out(ArrayLayout(signed(a_width + b_width), lanes))
         ``p[j] = a[j] * b[j]`` of the operands of ``latency`` cycles before, exact.
 
-    ``operand_registers`` (default True; a target's
-    :attr:`~layerpipe.hw.target.Target.operand_registers`): latency 2 cycles,
-    the operand registers, then the product register; else 1 cycle, the
-    product register alone. The operand registers keep the memory reads and the selects
-    that feed the operands (weight banks, delay FIFO groups, the pass's delta)
-    out of the multiplier's cycle, so that each DSP block sits between two
-    registers (nextpnr-ecp5 times a MULT18X18D without its own registers as
-    combinational logic). No register has a reset, so that
-    ``synth_ice40 -dsp`` can pack them into the SB_MAC16; yosys's ECP5 flow
-    keeps them in fabric flip-flops beside the MULT18X18D.
+    ``operand_registers`` (default 1; a target's
+    :attr:`~layerpipe.hw.target.Target.operand_registers`): register stages in
+    front of each multiplier, 0, 1 or 2; latency ``operand_registers + 1``
+    cycles, the operand stages, then the product register. One stage keeps the
+    memory reads and the selects that feed the operands (weight banks, delay
+    FIFO groups, the pass's delta) out of the multiplier's cycle, so that each
+    DSP block sits between two registers (nextpnr-ecp5 times a MULT18X18D
+    without its own registers as combinational logic). A second stage splits
+    the route from a block RAM to the DSP block: on the ECP5-85F the block
+    RAM's clock-to-output (5.6 ns without its output register) and the route
+    from the block-RAM row to the DSP row (8.4 ns) filled one 13.3 ns cycle
+    (75 MHz) by themselves (the README's synthesis section). No register has a
+    reset, so that ``synth_ice40 -dsp`` can pack them into the SB_MAC16;
+    yosys's ECP5 flow keeps them in fabric flip-flops, which nextpnr places
+    along the route.
     """
 
-    def __init__(self, lanes, a_width, b_width, operand_registers=True):
+    def __init__(self, lanes, a_width, b_width, operand_registers=1):
         self.lanes, self.a_width, self.b_width = lanes, a_width, b_width
         self.operand_registers = operand_registers
         self.latency = self.latency_of(operand_registers)
@@ -42,8 +47,9 @@ class MacArray(wiring.Component):
 
     @staticmethod
     def latency_of(operand_registers):
-        """Cycles from the operands to their product: 2 with operand registers, else 1."""
-        return 2 if operand_registers else 1
+        """Cycles from the operands to their product: the operand register stages, then the
+        product register."""
+        return int(operand_registers) + 1
 
     @staticmethod
     def signature_of(lanes, a_width, b_width):
@@ -68,25 +74,24 @@ class MacArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        operands = m.d.sync if self.operand_registers else m.d.comb
-        en = Signal(reset_less=True)
-        operands += en.eq(self.en)
+        stages = int(self.operand_registers)
+        en = delayed(m, self.en, stages, "en", reset_less=True)
         for j in range(self.lanes):
-            a = Signal(signed(self.a_width), name=f"a{j}", reset_less=True)
-            b = Signal(signed(self.b_width), name=f"b{j}", reset_less=True)
+            a = delayed(m, self.a[j], stages, f"a{j}", reset_less=True)
+            b = delayed(m, self.b[j], stages, f"b{j}", reset_less=True)
             product = Signal(signed(self.a_width + self.b_width), name=f"product{j}", reset_less=True)
-            operands += [a.eq(self.a[j]), b.eq(self.b[j])]
             with m.If(en):
                 m.d.sync += product.eq(a * b)
             m.d.comb += self.p[j].eq(product)
         return m
 
 
-def delayed(m, value, cycles, name):
+def delayed(m, value, cycles, name, reset_less=False):
     """``value`` as it was ``cycles`` cycles ago: a chain of registers named
-    ``{name}_t1``, ``{name}_t2``, ... in ``m``'s sync domain."""
+    ``{name}_t1``, ``{name}_t2``, ... in ``m``'s sync domain (without a reset
+    where ``reset_less``)."""
     for k in range(cycles):
-        value_k = Signal.like(value, name=f"{name}_t{k + 1}")
+        value_k = Signal.like(value, name=f"{name}_t{k + 1}", reset_less=reset_less)
         m.d.sync += value_k.eq(value)
         value = value_k
     return value

@@ -245,7 +245,7 @@ class Processor(wiring.Component):
         ``stage_latency()`` cycles after the last task's ``final`` (busy low: ``start`` may come)
     go<k> : Out(1)           start task k (in ``start``'s cycle, or in task k-1's ``final`` cycle)
     final<k> : In(1)         task k issues its last column this cycle
-    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.latency_of(True)`` cycles)
+    mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.latency_of(1)`` cycles)
 
     The operands a task presents reach the array in the cycle its sweep
     issues their column (the sweeps address the memories with their next

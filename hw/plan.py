@@ -48,11 +48,11 @@ from .zoo import mlp
 MANIFEST_VERSION = 1
 
 
-def stage_latency(operand_registers=True):
+def stage_latency(operand_registers=1):
     """A stage's beat beyond its sweep (cycles): the slower unit's latency
     (forward: the MAC array's operand and product registers, column sum,
     accumulator; act_grad_a: operand and product registers, lane sum,
-    total: 4 each, 3 without operand registers, see
+    total: 4 each with one operand register stage, 3 without, 5 with two, see
     :attr:`~layerpipe.hw.target.Target.operand_registers`) after the last
     column is issued; the last of these cycles is already the next beat's
     start. The memory reads take no cycle of their own: a sweep addresses the
@@ -199,7 +199,7 @@ class LayerPlan:
     g_acc_width: int
     units: tuple
     handover_bypass: bool = True
-    operand_registers: bool = True
+    operand_registers: int = 1
 
     @property
     def word_cols(self):

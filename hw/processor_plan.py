@@ -232,7 +232,7 @@ def plan_processors(cfg, target, processors, lanes, assignment=None, allow_over_
     # every layer's tasks share one word layout: the lockstep stage's (cols columns per word)
     # (a task may end its processor's period anywhere: every delay FIFO keeps its bypass; the
     # processors register their operands on any target, stage_latency() being the period's)
-    plans = tuple(replace(p, handover_bypass=True, operand_registers=True)
+    plans = tuple(replace(p, handover_bypass=True, operand_registers=1)
                   for p in layer_plans(shaped.replace(mode="layerpipe"), rows, cols, target))
     tasks = []
     for names in assignment:

@@ -50,12 +50,14 @@ class Target:
                 the design can use: none of its memories maps onto SPRAM (a weight
                 memory is read and written in the same cycle; SPRAM has one port)
     luts        LUT4s (reported for synthesis; the plan does not estimate LUTs)
-    operand_registers   whether the MAC arrays register their operands
-                (:class:`~layerpipe.hw.mac_array.MacArray`): a cycle a beat for Fmax, as
-                each MULT18X18D then sits between two registers; off on the iCE40UP5K,
-                whose logic cells are the scarce resource (yosys packs the operand
-                registers into the SB_MAC16, but the delays they add to the units'
-                pipelines take cells) and whose Fmax the host link sets
+    operand_registers   register stages in front of each multiplier, 0 to 2
+                (:class:`~layerpipe.hw.mac_array.MacArray`), each a cycle a beat for Fmax:
+                1 on a plain budget (each DSP block between two registers); 2 on the
+                ECP5-85F, whose block RAM to DSP block route fills a 75 MHz cycle by itself
+                (the second stage splits it); 0 on the iCE40UP5K, whose logic cells are
+                the scarce resource (yosys packs the operand registers into the SB_MAC16,
+                but the delays they add to the units' pipelines take cells) and whose
+                Fmax the host link sets
     """
     name: str
     family: str
@@ -64,7 +66,7 @@ class Target:
     ebr_bits: int = 0
     spram_bits: int = 0
     luts: int = 0
-    operand_registers: bool = True
+    operand_registers: int = 1
 
     def __post_init__(self):
         if self.family not in _DSP_WIDTH:
@@ -73,6 +75,9 @@ class Target:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise LayerPipeError(f"target: {name} {value!r} must be a non-negative integer")
+        if self.operand_registers not in (0, 1, 2) or isinstance(self.operand_registers, bool):
+            raise LayerPipeError(f"target: operand_registers {self.operand_registers!r} must be 0, 1 or 2 "
+                                 "(register stages in front of each multiplier)")
 
     @property
     def dsp_width(self):
@@ -120,9 +125,10 @@ class Target:
 
 
 TARGETS = {
-    "ecp5-85f": Target("ecp5-85f", "ecp5", dsp_blocks=156, ebr_blocks=208, ebr_bits=18 * 1024, luts=83_640),
+    "ecp5-85f": Target("ecp5-85f", "ecp5", dsp_blocks=156, ebr_blocks=208, ebr_bits=18 * 1024, luts=83_640,
+                       operand_registers=2),
     "ice40up5k": Target("ice40up5k", "ice40", dsp_blocks=8, ebr_blocks=30, ebr_bits=4 * 1024,
-                        spram_bits=4 * 256 * 1024, luts=5_280, operand_registers=False),
+                        spram_bits=4 * 256 * 1024, luts=5_280, operand_registers=0),
 }
 
 # The device each board of layerpipe.boards carries (`generate --board B` plans on it; the
@@ -130,6 +136,12 @@ TARGETS = {
 BOARD_TARGETS = {"ulx3s-85f": "ecp5-85f", "icebreaker": "ice40up5k"}
 # ... and the network it builds by default (generate, sim and synth with --board and no --net)
 BOARD_NETS = {"ulx3s-85f": "64-32-10", "icebreaker": "4-8-3"}
+# ... and the DSP blocks its designs may use unless --dsp-budget says otherwise (board_target).
+# ULX3S-85F: 80 (64-32-10: 79 multipliers, 69 cycles a sample), a design nextpnr routed on a
+# 2-core machine in 26 minutes (README, "Boards and synthesis", at an earlier commit). The
+# whole device (156; 140 multipliers, 44 cycles) did not route there: after 40 minutes
+# nextpnr's router still had 100,000 of 119,380 arcs to route. --dsp-budget 156 plans it.
+BOARD_DSP_BUDGETS = {"ulx3s-85f": 80}
 
 # ULX3S-85F: the LFE5U-85F has 156 MULT18X18D; leave room for the board wrapper.
 DEFAULT_DSP_BUDGET = 128
@@ -138,6 +150,16 @@ DEFAULT_DSP_BUDGET = 128
 def dsp_budget(blocks=DEFAULT_DSP_BUDGET, family="ecp5"):
     """A plain budget of ``blocks`` DSP blocks of ``family``, no memory limit."""
     return Target("dsp-budget", family, dsp_blocks=1).with_dsp_budget(blocks)
+
+
+def board_target(board):
+    """The target a board's designs are planned on by default: its device
+    (:data:`BOARD_TARGETS`) under the board's DSP budget (:data:`BOARD_DSP_BUDGETS`,
+    else the whole device). Raises LayerPipeError for an unknown board."""
+    if board not in BOARD_TARGETS:
+        raise LayerPipeError(f"board: {board!r} is not one of {', '.join(BOARD_TARGETS)}")
+    device = get_target(BOARD_TARGETS[board])
+    return device.with_dsp_budget(BOARD_DSP_BUDGETS[board]) if board in BOARD_DSP_BUDGETS else device
 
 
 def get_target(name):

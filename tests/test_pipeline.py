@@ -12,6 +12,7 @@ from layerpipe.hw.initial_parameters import initial_parameters
 from layerpipe.hw.pipeline import Pipeline as HwPipeline
 from layerpipe.hw.plan import DesignPlan, choose_shape, layer_plans, plan_design
 from layerpipe.hw.target import dsp_budget
+from layerpipe.hw.weight_readback import READBACK_LATENCY
 from layerpipe.sim.bit_exact import first_difference
 from layerpipe.sim.golden import IntegerArithmetic, Pipeline, Sample
 from random_designs import random_config
@@ -85,7 +86,7 @@ def run_pipeline(cfg, lanes, n, seed, gaps=0.0, backpressure=0.0, cols=None, pla
                     ctx.set(dut.readback_layer, l)
                     ctx.set(dut.readback_row, r)
                     ctx.set(dut.readback_col, c)
-                    await ctx.tick().repeat(2)
+                    await ctx.tick().repeat(READBACK_LATENCY)
                     row.append(ctx.get(dut.readback_data))
                 rows.append(row)
             back.append(rows)
@@ -261,13 +262,16 @@ def test_random_configurations_are_bit_exact(seed):
     check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, cols=cfg.cols)
 
 
-@pytest.mark.parametrize("seed", range(110, 114))
-def test_random_configurations_without_operand_registers_are_bit_exact(seed):
-    """The iCE40's MAC arrays (no operand registers: 3 fixed cycles a beat, one less)."""
+@pytest.mark.parametrize("seed,stages,family", [(110, 0, "ice40"), (111, 0, "ice40"), (112, 0, "ice40"),
+                                                 (113, 0, "ice40"), (114, 2, "ecp5"), (115, 2, "ecp5"),
+                                                 (116, 2, "ecp5")])
+def test_random_configurations_with_other_operand_registers_are_bit_exact(seed, stages, family):
+    """The iCE40's MAC arrays (no operand registers: 3 fixed cycles a beat, one less) and the
+    ECP5-85F's (two stages: 5 fixed cycles, one more)."""
     cfg, gaps, backpressure = random_config(seed, max_width=12)
-    target = replace(dsp_budget(10**6, family="ice40"), operand_registers=False)
+    target = replace(dsp_budget(10**6, family=family), operand_registers=stages)
     plan = plan_of(cfg, cfg.lanes, cfg.cols, target)
-    assert plan.cycles_per_beat == max(p.sweep_cycles for p in plan.layers) + 3
+    assert plan.cycles_per_beat == max(p.sweep_cycles for p in plan.layers) + 3 + stages
     check(cfg, cfg.lanes, n=6, seed=seed, gaps=gaps, backpressure=backpressure, plan=plan)
 
 

@@ -122,7 +122,7 @@ def test_narrow_exhaustive(x_width, shift, fmt):
 
 @pytest.mark.parametrize("lanes,a_width,b_width,seed", [
     (1, 18, 18, 11), (3, 16, 16, 12), (8, 5, 4, 13), (2, 2, 7, 14)])
-@pytest.mark.parametrize("operand_registers", [True, False])
+@pytest.mark.parametrize("operand_registers", [0, 1, 2])
 def test_mac_array(lanes, a_width, b_width, seed, operand_registers):
     rng = seeded(seed)
     dut = MacArray(lanes, a_width, b_width, operand_registers)
@@ -161,7 +161,7 @@ def test_forward_unit(n_in, n_out, lanes, fmts, hidden, bubble, seed, cols):
     P, R, F = lanes, -(-n_out // lanes), -(-n_in // cols)
     # odd seeds without operand registers (the iCE40's MAC arrays), even seeds with them
     dut = ForwardUnit(P, cfg.act, cfg.weight, cfg.forward_acc_width(1), hidden, cols=cols,
-                      operand_registers=seed % 2 == 0)
+                      operand_registers=seed % 3)
     expect, columns = [], []
     for _sample in range(2):
         a = np.concatenate([rand_q(rng, cfg.act, n_in), np.zeros(F * cols - n_in, dtype=np.int64)])
@@ -217,7 +217,7 @@ def test_weight_grad_unit(n_in, n_out, lanes, fmts, bubble, seed, cols):
     P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
     n, depth = cols * P, R * H
     dut = WeightGradUnit(P, cfg.act, cfg.weight, cfg.grad, cfg.update_shift, depth, cols=cols,
-                         operand_registers=seed % 2 == 0)
+                         operand_registers=seed % 3)
     columns, expect = [], []
     a = rand_q(rng, cfg.act, H * cols)
     for r in range(R):
@@ -273,7 +273,7 @@ def test_act_grad_a(n_in, n_out, lanes, fmts, bubble, seed, cols):
     cfg, ar = arith(n_in, n_out, fmts)
     P, R, H = lanes, -(-n_out // lanes), -(-n_in // cols)
     dut = ActGradA(P, cfg.weight, cfg.grad, n_in, R, cfg.act_grad_acc_width(1), cols=cols,
-                   operand_registers=seed % 2 == 0)
+                   operand_registers=seed % 3)
     columns, expect, saturated = [], [], False
     for _sample in range(2):
         w = rand_q(rng, cfg.weight, (R * P, H * cols))  # pad rows and columns hold garbage ...
