@@ -37,7 +37,7 @@ class Pipeline(wiring.Component):
     drain : In(1)          let beats run without a new sample until empty
     readback_layer, readback_row, readback_col : In   read W_l[row, col]
         (``col == n_{l-1}`` reads the bias b_l[row]) while idle;
-    readback_data : Out    2 cycles later
+    readback_data : Out    READBACK_LATENCY cycles later (``hw/weight_readback.py``)
     status : Out           beats run, samples trained, framing error, idle
     """
 

@@ -38,7 +38,7 @@ class WeightGradUnit(wiring.Component):
     every latency below is a cycle shorter.
     """
 
-    def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True, cols=1, operand_registers=True):
+    def __init__(self, lanes, act, weight, grad, update_shift, depth, own_mac=True, cols=1, operand_registers=1):
         self.lanes, self.act, self.weight, self.grad, self.update_shift = lanes, act, weight, grad, update_shift
         self.own_mac, self.cols = own_mac, cols
         self.operand_registers = operand_registers
@@ -66,7 +66,7 @@ class WeightGradUnit(wiring.Component):
         # the weight read, the column's flags and address follow the products (the MAC array's
         # latency) to meet the rounded step (1 more)
         w = data.ArrayLayout(signed(self.weight.width), n)(
-            delayed(m, self.w.as_value(), self.latency, "w"))
+            delayed(m, self.w.as_value(), self.latency, "w", reset_less=True))
         col = delayed(m, Cat(self.valid, self.lane_en, self.addr), self.latency, "col")
         valid, lane_en = col[0], col[1:1 + n]
         m.d.comb += [self.write_addr.eq(col[1 + n:]), self.write_en.eq(lane_en & valid.replicate(n))]

@@ -2,7 +2,11 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .mac_array import delayed
 from .weight_memory import WeightMemory
+
+# cycles from a read-back address to its value on ``data`` (WeightReadback, Pipeline.readback_data)
+READBACK_LATENCY = 4
 
 
 class WeightReadback(wiring.Component):
@@ -11,8 +15,12 @@ class WeightReadback(wiring.Component):
 
     It turns (row, col) into each layer's weight-memory (word, bank)
     (:meth:`WeightMemory.location`), presents the word to every stage's read
-    port at once, and one cycle later picks the bank, or the bias register,
-    of the layer asked for.
+    port at once, registers the words, picks each layer's bank, or bias
+    register, into a register, and then the layer asked for. (Neither select
+    follows a block RAM in the same cycle: an ECP5 block RAM's clock-to-output
+    is 5.8 ns, and the select straight after it was the ULX3S design's worst
+    path, 18.6 ns; the words' register is the same as the weight-gradient
+    unit's first delay of them, which yosys merges.)
 
     Parameters: ``layers`` (the :class:`~layerpipe.hw.plan.LayerPlan` of
     every layer), ``weight`` (the weight format).
@@ -20,12 +28,13 @@ class WeightReadback(wiring.Component):
     Members
     -------
     layer, row, col : In        the address (layer from 0), held until ``data``
-    data : Out(signed(weight.width))   the value, 2 cycles after the address
+    data : Out(signed(weight.width))   the value, READBACK_LATENCY = 4 cycles after the address
     addr<l> : Out(range(weight_words))  to stage l's ``read_addr`` (l from 1)
     word<l> : In(ArrayLayout(signed(weight.width), banks))   stage l's ``read_data``
     bias<l> : In(ArrayLayout(signed(weight.width), n_out))   stage l's biases
 
-    Latency: 2 cycles (the memory's synchronous read, then the output register).
+    Latency: 4 cycles (the memory's synchronous read, the words' register, the bank select's
+    register, then the output register).
     Only the layer asked for gets the word's address, and only for a weight
     it has; every other memory reads word 0, so no read is out of range (X in
     a simulator that models it). An address outside the layer reads an
@@ -46,23 +55,22 @@ class WeightReadback(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         values = []
-        row = Signal.like(self.row)
-        layer = Signal.like(self.layer)
-        m.d.sync += [row.eq(self.row), layer.eq(self.layer)]
+        select = READBACK_LATENCY - 2          # the bank select's cycle: after the read and the words' register
+        row = delayed(m, self.row, select, "row")
+        layer = delayed(m, self.layer, READBACK_LATENCY - 1, "layer")
         for l, p in enumerate(self.layers, 1):
             word, bank = _location(self.row, self.col, p)
             # only the layer asked for, and only a weight it has, is addressed: the other layers'
             # memories (and a bias column or a row past n_out) would be read out of range, giving X
             here = (self.layer == l - 1) & (self.row < p.n_out) & (self.col < p.n_in)
             m.d.comb += getattr(self, f"addr{l}").eq(Mux(here, word, 0))
-            bank_now = Signal(range(max(p.banks, 2)), name=f"bank{l}")
-            is_bias = Signal(name=f"is_bias{l}")
-            m.d.sync += [bank_now.eq(bank), is_bias.eq(self.col == p.n_in)]
-            stored = getattr(self, f"word{l}")
-            weight = Array(stored[b] for b in range(p.banks))[bank_now]
+            bank_now = delayed(m, bank, select, f"bank{l}")
+            is_bias = delayed(m, self.col == p.n_in, select, f"is_bias{l}")
+            stored = delayed(m, getattr(self, f"word{l}").as_value(), 1, f"word{l}", reset_less=True)
+            weight = Array(stored.word_select(b, self.weight.width).as_signed() for b in range(p.banks))[bank_now]
             bias = Array(getattr(self, f"bias{l}")[k] for k in range(p.n_out))[row]
             value = Signal(signed(self.weight.width), name=f"value{l}")
-            m.d.comb += value.eq(Mux(is_bias, bias, weight))
+            m.d.sync += value.eq(Mux(is_bias, bias, weight))
             values.append(value)
         m.d.sync += self.data.eq(Array(values)[layer])
         return m

@@ -62,10 +62,11 @@ from amaranth.hdl import Array, ClockSignal, Const, Instance, Module, ResetSigna
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.hw.weight_readback import READBACK_LATENCY
+
 STIMULUS_DEPTH = 1 << 18     # words; halves of 2^17 are refilled while the other streams
 RESULT_DEPTH = 1 << 16       # result transfers held before the bench must take them
 CYCLE_BITS = 48
-READBACK_LATENCY = 2         # readback_data shows the address of 2 cycles before (Pipeline)
 FILES = {"stimulus": "stimulus.hex", "results": "results.hex", "weights": "weights.hex"}
 
 MEMORIES_VERILOG = """\

@@ -22,6 +22,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from layerpipe.hw.plan import words_of
+from layerpipe.hw.weight_readback import READBACK_LATENCY
 from layerpipe.sim.stream_bench import (StreamDriver, StreamMonitor, Watchdog, gap_run_limit, read_signed, reset,
                                         unpack)
 from layerpipe.sim.verilator import put_progress, put_results, sim_params
@@ -105,7 +106,7 @@ async def train(dut):
             for c in range(widths[l] + 1):
                 await RisingEdge(dut.clk)
                 dut.readback_layer.value, dut.readback_row.value, dut.readback_col.value = l, r, c
-                await ClockCycles(dut.clk, 3)
+                await ClockCycles(dut.clk, READBACK_LATENCY + 1)
                 await FallingEdge(dut.clk)
                 row.append(read_signed(dut.readback_data))
             rows.append(row)

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from layerpipe.hw.config import NetConfig
 from layerpipe.hw.plan import layer_plans
 from layerpipe.hw.weight_memory import WeightMemory
-from layerpipe.hw.weight_readback import WeightReadback
+from layerpipe.hw.weight_readback import READBACK_LATENCY, WeightReadback
 
 
 class Harness(Elaboratable):
@@ -53,7 +53,7 @@ def test_every_weight_and_bias_reads_back(widths, lanes, cols, mode):
                     ctx.set(rb.layer, l)
                     ctx.set(rb.row, row)
                     ctx.set(rb.col, col)
-                    await ctx.tick().repeat(2)            # the latency the docstring gives
+                    await ctx.tick().repeat(READBACK_LATENCY)
                     want = biases[l][row] if col == p.n_in else weights[l][row, col]
                     got = ctx.get(rb.data)
                     if got != want and not wrong:
