@@ -126,9 +126,10 @@ class DelayFifo(wiring.Component):
             rd = mem.read_port(transparent_for=(wr,) if side == "fwd" and self.handover_bypass else ())
             group = getattr(self, f"{side}_group")
             group_q = Signal.like(group, name=f"{side}_group_q")
-            # in the start cycle the word presented is already the new sample's
-            start = getattr(self, f"{side}_start")
-            m.d.comb += rd.addr.eq(Mux(start, nxt, base) + getattr(self, f"{side}_word"))
+            # in the start cycle the word presented is already the new sample's (both sums are
+            # formed and start picks one: start comes late in the cycle, from the beat control)
+            start, word = getattr(self, f"{side}_start"), getattr(self, f"{side}_word")
+            m.d.comb += rd.addr.eq(Mux(start, nxt + word, base + word))
             m.d.sync += group_q.eq(group)
             value = getattr(self, f"{side}_value")
             for c in range(reads):

@@ -1,10 +1,11 @@
 """The training pipeline behind the host link: what a board wrapper instantiates."""
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import LayerPipeError
 from ..mac_array import times_constant
+from ..weight_readback import READBACK_LATENCY
 from . import protocol
 from .block_ram import block_ram
 from .epoch_counters import EpochCounters, counters_layout
@@ -36,6 +37,11 @@ def store_shapes(plan):
     lanes, shape = sample_values(layout)
     return ((lanes * Shape.cast(shape).width, -(-plan.widths[0] // lanes)),
             (Shape.cast(layout["label"].shape).width, 1))
+
+
+# transfers the feeder's FIFO holds: the two reads in flight (block RAM, register) and one
+# more, so that the reads keep up with a pipeline that takes a transfer every cycle
+FEED_DEPTH = 4
 
 
 def store_blocks(plan, capacity, epoch_slots=EPOCH_SLOTS):
@@ -186,16 +192,19 @@ class LinkTop(wiring.Component):
         value = Mux(in_label, incoming >> 8 * (top - fmt.label_bytes), incoming >> 8 * (top - fmt.value_bytes))
         nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
         # the store's address and data unconditionally, only the enables under conditions
-        # (conditional assignments would cost a multiplexer per bit)
+        # (conditional assignments would cost a multiplexer per bit). The writes leave from
+        # registers, a cycle late: the store's blocks are all over the chip, and the frame
+        # logic straight into their write enables was a small ULX3S build's worst path once
+        # the reads were registered (17.4 ns). A sample is read only after its frame ended.
         store_byte, value_done = Signal(), Signal()
-        m.d.comb += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
-                     lw.addr.eq(wp), lw.data.eq(value),
-                     store_byte.eq(frx.payload.valid & takes_samples & ~running & ~streaming & idle_exec),
+        m.d.sync += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
+                     lw.addr.eq(wp), lw.data.eq(value), xw.en.eq(0), lw.en.eq(0)]
+        m.d.comb += [store_byte.eq(frx.payload.valid & takes_samples & ~running & ~streaming & idle_exec),
                      value_done.eq(store_byte & (nbyte == nb - 1) & (wp != self.capacity))]
         with m.If(value_done & ~in_label):
-            m.d.comb += xw.en.eq(Const(1, lanes) << lane)
+            m.d.sync += xw.en.eq(Const(1, lanes) << lane)
         with m.If(value_done & in_label):
-            m.d.comb += lw.en.eq(1)
+            m.d.sync += lw.en.eq(1)
         with m.If(frx.payload.valid & (pb.index < ARG_BYTES) & idle_exec):
             m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
         with m.If(store_byte):
@@ -225,20 +234,33 @@ class LinkTop(wiring.Component):
                                                     self.epoch_slots, len(count))
         m.d.comb += [order.count.eq(count), ctr.count.eq(count)]
 
-        # -- the feeder: samples from the store into the pipeline
+        # -- the feeder: samples from the store into the pipeline. A sample's transfers are
+        # read from the store into a small FIFO and leave from it: a read takes the block
+        # RAM's cycle and a register's (the store's blocks are all over the chip, and its
+        # read straight into the pipeline was the ULX3S design's worst path), and the
+        # FIFO lets the next reads go on while the pipeline holds a transfer.
         idx = Signal(range(self.capacity))
-        ft = Signal(range(T))
+        ft = Signal(range(T))                         # transfers of the sample sent
+        issued = Signal(range(T + 1))                 # transfers of the sample read
+        m.submodules.prefetch = pre = fifo.SyncFIFOBuffered(width=lanes * vwidth, depth=FEED_DEPTH)
+        flight = Signal(2)                            # reads in the block RAM, in the register
+        x_reg = Signal.like(x_data)
+        read = Signal()
         epochs, epochs_fed = Signal(16), Signal(16)
         in_epoch = Signal(range(self.capacity + 1))
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
-        m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
+        m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), lr.addr.eq(idx),
+                     pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready),
                      pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
+        m.d.sync += [x_reg.eq(x_data), flight.eq(Cat(read, flight[0]))]
+        with m.If(read):
+            m.d.sync += issued.eq(issued + 1)
         if lanes > 1:
-            m.d.comb += pipe.samples.p.x.eq(x_data)
+            m.d.comb += pipe.samples.p.x.eq(pre.r_data)
         else:
-            m.d.comb += pipe.samples.p.x.eq(x_data[:vwidth])
+            m.d.comb += pipe.samples.p.x.eq(pre.r_data[:vwidth])
         start_run, start_stream = Signal(), Signal()
         with m.FSM(name="feeder"):
             with m.State("idle"):
@@ -252,11 +274,13 @@ class LinkTop(wiring.Component):
                     m.d.comb += order.next.eq(1)
                     m.d.sync += idx.eq(order.index)
                     m.next = "prime"
-            with m.State("prime"):                    # the store's read port has one cycle of latency
-                m.d.sync += ft.eq(0)
+            with m.State("prime"):                    # a new sample: idx is set
+                m.d.sync += [ft.eq(0), issued.eq(0)]
                 m.next = "feed"
             with m.State("feed"):
-                m.d.comb += pipe.samples.valid.eq(1)
+                # read while the FIFO has room for what is in flight too
+                m.d.comb += [read.eq((issued != T) & (pre.level + flight[0] + flight[1] < FEED_DEPTH)),
+                             pipe.samples.valid.eq(pre.r_rdy)]
                 with m.If(fire):
                     m.d.sync += ft.eq(ft + 1)
                     with m.If(ft == T - 1):
@@ -314,7 +338,7 @@ class LinkTop(wiring.Component):
         n_out = Array(Const(w) for w in cfg.widths[1:])
         # the weight read-back walk (of the arguments' layer and row)
         col = Signal(range(max(cfg.widths[:-1]) + 2))
-        wait = Signal(2)                # cycles since col moved: the read-back takes 2, more_cols 1
+        wait = Signal(range(READBACK_LATENCY + 2))     # cycles since col moved (the read-back's latency)
         more_cols = Signal()            # col is a weight or the bias of the row
         m.d.sync += more_cols.eq(col <= n_in[layer_sel])
         m.d.comb += [pipe.readback_layer.eq(layer_sel), pipe.readback_row.eq(a_row), pipe.readback_col.eq(col)]
@@ -464,7 +488,7 @@ class LinkTop(wiring.Component):
                                                 with m.Case(i):
                                                     m.d.sync += [word.eq(value), left.eq(nbytes)]
                         with m.Case(WEIGHTS):   # address, wait for the read-back, send its bytes
-                            with m.If(wait != 3):
+                            with m.If(wait != READBACK_LATENCY + 1):
                                 m.d.sync += wait.eq(wait + 1)
                             with m.Elif(more_cols):
                                 m.d.sync += [word.eq(pipe.readback_data.as_signed()), left.eq(fmt.weight_bytes)]
