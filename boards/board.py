@@ -5,7 +5,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from layerpipe.hw.target import get_target
+from layerpipe.hw.target import board_target, get_target
 
 from .link import UartLink
 from .pll import Ecp5Pll, Ice40Pll
@@ -22,6 +22,9 @@ class Board:
     name            the ``--board`` name
     platform        the amaranth-boards platform class
     target_name     the device target (:mod:`layerpipe.hw.target`): its budgets
+    target          the device under the board's default DSP budget (``board_target``),
+                    what its designs are planned on unless --dsp-budget says otherwise
+    device_target   the whole device (a manifest's design is checked against it)
     clock           the oscillator resource and its frequency (MHz)
     clock_mhz       the design clock the PLL makes, and the constraint nextpnr places for
     net, dataset    the default network and the data set it trains
@@ -39,6 +42,10 @@ class Board:
 
     @property
     def target(self):
+        return board_target(self.name)
+
+    @property
+    def device_target(self):
         return get_target(self.target_name)
 
     @property

@@ -9,7 +9,7 @@ declared here once, with one parser per value that reports a bad value as
 from .config import MODES, NetConfig, parse_lanes, parse_widths
 from .errors import LayerPipeError
 from .fixed_point import parse_format
-from .target import BOARD_NETS, BOARD_TARGETS, DEFAULT_DSP_BUDGET, TARGETS, dsp_budget, get_target
+from .target import BOARD_DSP_BUDGETS, BOARD_NETS, DEFAULT_DSP_BUDGET, TARGETS, board_target, dsp_budget, get_target
 
 # the options that make a NetConfig; None means "not given" (sim --manifest refuses them)
 # multipliers of one processor when --processors is given without --lanes
@@ -24,6 +24,19 @@ def integer(field):
             return int(text)
         except ValueError:
             raise LayerPipeError(f"{field}: {text!r} is not an integer") from None
+    return parse
+
+
+def positive_number(field):
+    """An argparse ``type`` that refuses anything but a positive number as ``FIELD: ...``."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < float("inf"):
+            raise LayerPipeError(f"{field}: {text!r} is not a positive number")
+        return value
     return parse
 
 
@@ -70,8 +83,9 @@ def add_hardware_arguments(p, target=True):
         p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
                        f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
     p.add_argument("--dsp-budget", type=integer("dsp-budget"),
-                   help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}, ULX3S-85F with margin, "
-                        f"or the target's)")
+                   help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}; with --target, the "
+                        f"device's; with --board, the board's: "
+                        f"{', '.join(f'{b} {n}' for b, n in BOARD_DSP_BUDGETS.items())}, else the device's)")
     p.add_argument("--processors", type=integer("processors"), metavar="P",
                    help="build P equal MAC-array processors that run the scheduler's optimal assignment "
                         "(layerpipe or pipedream mode); --lanes N is then the multipliers of each "
@@ -86,9 +100,10 @@ def target_from_args(args):
     if board is not None:
         if getattr(args, "target", None) is not None:
             raise LayerPipeError("board: --board names the target already; give --board or --target")
-        if board not in BOARD_TARGETS:
-            raise LayerPipeError(f"board: {board!r} is not one of {', '.join(BOARD_TARGETS)}")
-        args.target = BOARD_TARGETS[board]
+        target = board_target(board)                  # the board's device and default budget
+        if args.dsp_budget is None:
+            return target
+        args.target = target.name
     if getattr(args, "target", None) is None:
         return dsp_budget(args.dsp_budget if args.dsp_budget is not None else DEFAULT_DSP_BUDGET)
     target = get_target(args.target)

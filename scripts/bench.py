@@ -260,8 +260,8 @@ def synth_figures(report, note=None):
 
 def synth_cache(board, plan):
     """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
-    of everything that shapes the bitstream (the accelerator's Verilog, the board
-    wrappers' and the synthesis flow's sources), so a report never outlives its design."""
+    of everything that shapes the bitstream (the accelerator's Verilog, the design clock, the
+    board wrappers' and the synthesis flow's sources), so a report never outlives its design."""
     import hashlib
 
     import layerpipe.boards
@@ -269,14 +269,16 @@ def synth_cache(board, plan):
 
     from . import synth
     h = hashlib.sha256(verilog_text(plan).encode())
+    h.update(f"clock {board.clock_mhz!r} MHz".encode())
     for source in sorted(Path(layerpipe.boards.__file__).parent.glob("*.py")) + [Path(synth.__file__)]:
         h.update(source.read_bytes())
     return SYNTH_CACHE / f"{board.name}-{plan.name}-{h.hexdigest()[:12]}.json"
 
 
-def record_synth(board, plan, report):
-    """Keep ``report`` (``layerpipe synth``'s, of ``plan`` on ``board``) in the cache, stamped with the time."""
-    cache = synth_cache(board, plan)
+def record_synth(cache, report):
+    """Keep ``report`` (``layerpipe synth``'s) in the cache file ``cache``, stamped with the time.
+    ``cache`` is :func:`synth_cache`'s name for the design, taken before the build started:
+    taken after, it would name the sources as they are then, which may have changed meanwhile."""
     report = dict(report, _when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(strict_json.dumps(report, indent=1))
@@ -311,7 +313,7 @@ def synth_section(board, plan, quick, progress):
     finally:
         if tty:
             print(file=sys.stderr)
-    return synth_figures(record_synth(board, plan, report))
+    return synth_figures(record_synth(cache, report))
 
 
 def board_section(board, quick, progress):

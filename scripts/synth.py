@@ -14,7 +14,11 @@ Figures: LUTs, FFs, DSP blocks, block RAMs (and SPRAMs) as nextpnr placed
 them, each with the device total and percent; ``fmax_mhz`` and the clock
 constraint from nextpnr's ``--report`` JSON; ``critical_path`` from its worst
 path; ``cycles_per_sample`` from the plan (the RTL simulation measures the
-same figure); ``samples_per_s`` = Fmax / cycles per sample.
+same figure); ``samples_per_s`` = Fmax / cycles per sample, what the design sustains
+with its clock set to Fmax; ``clock_mhz``, the clock this bitstream runs at (the board's
+PLL, ``--clock-mhz``), ``timing_met`` whether Fmax reaches it, and
+``bitstream_samples_per_s`` = clock / cycles per sample when it does (None when not: a
+bitstream clocked above its Fmax may compute wrong bits).
 """
 import json
 import os
@@ -65,7 +69,7 @@ def resolve(args):
     from layerpipe.hw.options import CONFIG_OPTIONS, plan_from_args
     from layerpipe.hw.plan import load_manifest, plan_design
     from layerpipe.hw.processor_plan import plan_processors, processors_of_manifest
-    b = get_board(args.board)
+    b = get_board(args.board, getattr(args, "clock_mhz", None))
     try:
         if not args.manifest:
             if args.net is None:
@@ -78,9 +82,12 @@ def resolve(args):
                                  "(the manifest names the design)")
         plan = load_manifest(args.manifest)
         info = plan.manifest()
+        # a manifest planned for this board's device keeps its DSP budget; any other is planned
+        # on the whole device
+        target = plan.target if plan.target.name == b.device_target.name else b.device_target
         if "processors" in info:
-            return b, plan_processors(plan.config, b.target, *processors_of_manifest(info))
-        return b, plan_design(plan.config, b.target)
+            return b, plan_processors(plan.config, target, *processors_of_manifest(info))
+        return b, plan_design(plan.config, target)
     except LayerPipeError as e:
         raise LayerPipeError(f"{e} (board {b.name})") from None
 
@@ -197,6 +204,7 @@ def report(b, plan, root, name, seconds):
         "expected": info["expected_resources"],
         # LUT4s as yosys mapped them (an ECP5 CCU2C carry cell holds two), beside nextpnr's packed cells
         "lut4_synthesised": cells.get("SB_LUT4", 0) + cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "clock_mhz": b.clock_mhz,
         "fmax_mhz": fmax, "constraint_mhz": round(clk["constraint"], 2) if clk.get("constraint") else None,
         "critical_path": critical_path(rep),
         "cycles_per_sample": cps, "cycles_per_sample_source": "plan (manifest.json)",
@@ -209,16 +217,21 @@ def report(b, plan, root, name, seconds):
                  "build": str((root / "build.log").resolve()), "report": str((root / "report.json").resolve())},
     }
     out["timing_met"] = bool(fmax and out["constraint_mhz"] and fmax >= out["constraint_mhz"])
+    out["bitstream_samples_per_s"] = round(b.clock_mhz * 1e6 / cps) if out["timing_met"] and cps else None
     return out
 
 
 def add_arguments(p):
     from layerpipe.boards import BOARDS
-    from layerpipe.hw.options import add_config_arguments, add_hardware_arguments
+    from layerpipe.hw.options import add_config_arguments, add_hardware_arguments, positive_number
     add_config_arguments(p)
     add_hardware_arguments(p, target=False)
     p.add_argument("--board", required=True, help=", ".join(BOARDS))
     p.add_argument("--manifest", metavar="F", help="the design of a manifest.json from layerpipe generate")
+    p.add_argument("--clock-mhz", type=positive_number("clock-mhz"), metavar="MHZ",
+                   help="design clock the board's PLL makes, and nextpnr's constraint: the PLL's fastest "
+                        "setting not above MHZ (default the board's: "
+                        f"{', '.join(f'{n} {b.clock_mhz:g}' for n, b in BOARDS.items())})")
     p.add_argument("--out", default="build/synth", help="build folder (default build/synth)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
@@ -236,9 +249,10 @@ def run(args):
         elif seconds - now["said"] >= 30:
             now["said"] = seconds
             steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
+    from .bench import record_synth, synth_cache
+    cache = synth_cache(b, plan)       # named before the build: the sources may change while it runs
     r = build(b, plan, args.out, progress=show)
-    from .bench import record_synth
-    record_synth(b, plan, r)           # `layerpipe bench` reuses the report of this very design
+    record_synth(cache, r)             # `layerpipe bench` reuses the report of this very design
     if args.json:
         print(strict_json.dumps(r))
         return 0
@@ -246,7 +260,8 @@ def run(args):
     for k in ("luts", "ffs", "dsps", "brams", "sprams"):
         if k in r:
             print(f"  {k:6} {r[k]['used']} of {r[k]['total']} ({r[k]['percent']} %)")
-    print(f"  Fmax   {r['fmax_mhz']} MHz (constraint {r['constraint_mhz']} MHz)")
+    print(f"  Fmax   {r['fmax_mhz']} MHz (clock {r['clock_mhz']:g} MHz: timing "
+          f"{'met' if r['timing_met'] else 'NOT met, the bitstream may fail; --clock-mhz sets a slower clock'})")
     print(f"  critical path {r['critical_path']['text'] if r['critical_path'] else None}")
     print(f"  {r['cycles_per_sample']} cycles/sample -> {r['samples_per_s']} samples/s")
     print(f"  build  {r['build_seconds']} s; bitstream {r['bitstream']}")

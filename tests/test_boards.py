@@ -112,7 +112,49 @@ def test_board_lookup_names_the_known_boards():
     assert set(BOARDS) == set(BOARD_TARGETS)
     with pytest.raises(LayerPipeError, match="board: 'x' is not one of ulx3s-85f, icebreaker"):
         board("x")
-    assert board("ulx3s-85f").target.dsp_blocks == 156 and board("icebreaker").target.dsp_blocks == 8
+    assert board("ulx3s-85f").device_target.dsp_blocks == 156 and board("icebreaker").target.dsp_blocks == 8
+
+
+def test_a_boards_default_budget_and_the_whole_device():
+    """The ULX3S plans under its default budget (what routes on 2 cores) unless --dsp-budget
+    says otherwise; a manifest planned for the device keeps its budget."""
+    import argparse
+
+    from layerpipe.hw.target import BOARD_DSP_BUDGETS
+    from layerpipe.scripts import synth
+    p = argparse.ArgumentParser()
+    synth.add_arguments(p)
+    b, plan = synth.resolve(p.parse_args(["--board", "ulx3s-85f"]))
+    assert b.target.dsp_blocks == plan.target.dsp_blocks == BOARD_DSP_BUDGETS["ulx3s-85f"] < 156
+    assert plan.dsp_blocks <= BOARD_DSP_BUDGETS["ulx3s-85f"]
+    _, whole = synth.resolve(p.parse_args(["--board", "ulx3s-85f", "--dsp-budget", "156"]))
+    assert whole.target.dsp_blocks == 156 and whole.dsp_blocks > BOARD_DSP_BUDGETS["ulx3s-85f"]
+
+
+def test_clock_option_sets_the_pll_the_link_and_the_cache(tmp_path):
+    """--clock-mhz: the PLL's fastest setting not above it, which the link's baud divisor and
+    the synthesis cache follow; a clock the PLL cannot make, or no number, is one line before
+    any tool runs."""
+    from layerpipe.boards.link import UartLink
+    from layerpipe.hw import generator
+    from layerpipe.hw.config import NetConfig, parse_widths
+    from layerpipe.hw.plan import plan_design
+    from layerpipe.scripts.bench import synth_cache
+    slow = board("ulx3s-85f", 50)
+    assert slow.clock_mhz == slow.pll().f_out_mhz == 50 and board("ulx3s-85f").clock_mhz != 50
+    near = board("ulx3s-85f", 58)                     # the fastest EHXPLLL setting not above 58
+    assert near.clock_mhz == near.pll().f_out_mhz <= 58
+    plan = plan_design(NetConfig(parse_widths("4-8-3")), slow.target)
+    fast = board("ulx3s-85f", 75)
+    assert UartLink(slow, generator.build(plan)).link.divisor < UartLink(fast, generator.build(plan)).link.divisor
+    assert synth_cache(slow, plan) != synth_cache(fast, plan)
+    for value, line in (("abc", "clock-mhz: 'abc' is not a positive number"),
+                        ("-5", "clock-mhz: '-5' is not a positive number"),
+                        ("1", "clock: no EHXPLLL setting gives 1.0 MHz or less from 25.0 MHz")):
+        r = layerpipe("synth", "--board", "ulx3s-85f", "--clock-mhz", value, "--out", str(tmp_path / "b"))
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.strip().splitlines() == [f"layerpipe: error: {line}"]
+    assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.slow
@@ -126,6 +168,9 @@ def test_synth_default_net(name, tmp_path):
     assert out["dsps"]["used"] == out["expected"]["dsps"]
     assert out["fmax_mhz"] >= {"icebreaker": 20, "ulx3s-85f": 75}[name]
     assert out["samples_per_s"] == round(out["fmax_mhz"] * 1e6 / out["cycles_per_sample"])
+    # the board's own clock is met, so the bitstream trains at it
+    assert out["timing_met"] and out["clock_mhz"] == board(name).clock_mhz <= out["fmax_mhz"]
+    assert out["bitstream_samples_per_s"] == round(out["clock_mhz"] * 1e6 / out["cycles_per_sample"])
     assert out["brams"]["used"] > 0
     from pathlib import Path
     assert Path(out["bitstream"]).stat().st_size > 0
