@@ -39,6 +39,12 @@ def store_shapes(plan):
             (Shape.cast(layout["label"].shape).width, 1))
 
 
+# whether the link registers its sample store's reads (through a FIFO of FEED_DEPTH transfers)
+# and writes, per device family: on the ECP5 a block RAM's clock-to-output is 5.8 ns and the
+# store's blocks spread over the chip; on the iCE40UP5K the logic cells are what is scarce (the
+# FIFO and the registers took 250 flip-flops, and the iCEBreaker's default design no longer fit)
+STORE_REGISTERED = {"ecp5": True, "ice40": False}
+
 # transfers the feeder's FIFO holds: the two reads in flight (block RAM, register) and one
 # more, so that the reads keep up with a pipeline that takes a transfer every cycle
 FEED_DEPTH = 4
@@ -192,19 +198,24 @@ class LinkTop(wiring.Component):
         value = Mux(in_label, incoming >> 8 * (top - fmt.label_bytes), incoming >> 8 * (top - fmt.value_bytes))
         nb = Mux(in_label, fmt.label_bytes, fmt.value_bytes)
         # the store's address and data unconditionally, only the enables under conditions
-        # (conditional assignments would cost a multiplexer per bit). The writes leave from
-        # registers, a cycle late: the store's blocks are all over the chip, and the frame
-        # logic straight into their write enables was a small ULX3S build's worst path once
-        # the reads were registered (17.4 ns). A sample is read only after its frame ended.
+        # (conditional assignments would cost a multiplexer per bit). Where the store is
+        # registered (STORE_REGISTERED) the writes leave from registers, a cycle late: the
+        # store's blocks are all over the chip, and the frame logic straight into their write
+        # enables was a small ULX3S build's worst path once the reads were registered
+        # (17.4 ns). A sample is read only after its frame ended.
+        registered = STORE_REGISTERED[pipe.plan.target.family]
+        store_write = m.d.sync if registered else m.d.comb
         store_byte, value_done = Signal(), Signal()
-        m.d.sync += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
-                     lw.addr.eq(wp), lw.data.eq(value), xw.en.eq(0), lw.en.eq(0)]
+        store_write += [xw.addr.eq(wbase + t), xw.data.eq(value[:vwidth].replicate(lanes)),
+                        lw.addr.eq(wp), lw.data.eq(value)]
+        if registered:
+            m.d.sync += [xw.en.eq(0), lw.en.eq(0)]
         m.d.comb += [store_byte.eq(frx.payload.valid & takes_samples & ~running & ~streaming & idle_exec),
                      value_done.eq(store_byte & (nbyte == nb - 1) & (wp != self.capacity))]
         with m.If(value_done & ~in_label):
-            m.d.sync += xw.en.eq(Const(1, lanes) << lane)
+            store_write += xw.en.eq(Const(1, lanes) << lane)
         with m.If(value_done & in_label):
-            m.d.sync += lw.en.eq(1)
+            store_write += lw.en.eq(1)
         with m.If(frx.payload.valid & (pb.index < ARG_BYTES) & idle_exec):
             m.d.sync += args.word_select(pb.index, 8).eq(pb.byte)
         with m.If(store_byte):
@@ -234,33 +245,40 @@ class LinkTop(wiring.Component):
                                                     self.epoch_slots, len(count))
         m.d.comb += [order.count.eq(count), ctr.count.eq(count)]
 
-        # -- the feeder: samples from the store into the pipeline. A sample's transfers are
-        # read from the store into a small FIFO and leave from it: a read takes the block
-        # RAM's cycle and a register's (the store's blocks are all over the chip, and its
-        # read straight into the pipeline was the ULX3S design's worst path), and the
-        # FIFO lets the next reads go on while the pipeline holds a transfer.
+        # -- the feeder: samples from the store into the pipeline. Where the store is
+        # registered, a sample's transfers are read from the store into a small FIFO and leave
+        # from it: a read takes the block RAM's cycle and a register's (the store's blocks are
+        # all over the chip, and its read straight into the pipeline was the ULX3S design's
+        # worst path), and the FIFO lets the next reads go on while the pipeline holds a
+        # transfer. Elsewhere the store's read port feeds the pipeline: it reads the next
+        # transfer's address as soon as one is taken.
         idx = Signal(range(self.capacity))
         ft = Signal(range(T))                         # transfers of the sample sent
-        issued = Signal(range(T + 1))                 # transfers of the sample read
-        m.submodules.prefetch = pre = fifo.SyncFIFOBuffered(width=lanes * vwidth, depth=FEED_DEPTH)
-        flight = Signal(2)                            # reads in the block RAM, in the register
-        x_reg = Signal.like(x_data)
-        read = Signal()
         epochs, epochs_fed = Signal(16), Signal(16)
         in_epoch = Signal(range(self.capacity + 1))
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
-        m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), lr.addr.eq(idx),
-                     pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready),
-                     pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
-        m.d.sync += [x_reg.eq(x_data), flight.eq(Cat(read, flight[0]))]
+        m.d.comb += [lr.addr.eq(idx), pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
+        feeding = Signal()                            # the feeder is in its "feed" state
+        read, x_ready = Signal(), Signal()            # a store read issued; a transfer waits for the pipeline
+        issued = Signal(range(T + 1))                 # transfers of the sample read (registered store)
+        if registered:
+            m.submodules.prefetch = pre = fifo.SyncFIFOBuffered(width=lanes * vwidth, depth=FEED_DEPTH)
+            flight = Signal(2)                        # reads in the block RAM, in the register
+            x_reg = Signal.like(x_data)
+            x_out = pre.r_data
+            m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), x_ready.eq(pre.r_rdy),
+                         pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready),
+                         # read while the FIFO has room for what is in flight too
+                         read.eq(feeding & (issued != T) & (pre.level + flight[0] + flight[1] < FEED_DEPTH))]
+            m.d.sync += [x_reg.eq(x_data), flight.eq(Cat(read, flight[0]))]
+        else:
+            x_out = x_data
+            m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), x_ready.eq(1)]
         with m.If(read):
             m.d.sync += issued.eq(issued + 1)
-        if lanes > 1:
-            m.d.comb += pipe.samples.p.x.eq(pre.r_data)
-        else:
-            m.d.comb += pipe.samples.p.x.eq(pre.r_data[:vwidth])
+        m.d.comb += pipe.samples.p.x.eq(x_out if lanes > 1 else x_out[:vwidth])
         start_run, start_stream = Signal(), Signal()
         with m.FSM(name="feeder"):
             with m.State("idle"):
@@ -278,9 +296,7 @@ class LinkTop(wiring.Component):
                 m.d.sync += [ft.eq(0), issued.eq(0)]
                 m.next = "feed"
             with m.State("feed"):
-                # read while the FIFO has room for what is in flight too
-                m.d.comb += [read.eq((issued != T) & (pre.level + flight[0] + flight[1] < FEED_DEPTH)),
-                             pipe.samples.valid.eq(pre.r_rdy)]
+                m.d.comb += [feeding.eq(1), pipe.samples.valid.eq(x_ready)]
                 with m.If(fire):
                     m.d.sync += ft.eq(ft + 1)
                     with m.If(ft == T - 1):
