@@ -261,16 +261,19 @@ def synth_figures(report, note=None):
 def synth_cache(board, plan):
     """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
     of everything that shapes the bitstream (the accelerator's Verilog, the design clock, the
-    board wrappers' and the synthesis flow's sources), so a report never outlives its design."""
+    sources of the board wrappers, of the host link and of the synthesis flow), so a report
+    never outlives its design."""
     import hashlib
 
     import layerpipe.boards
+    import layerpipe.hw.link
     from layerpipe.hw.generator import verilog_text
 
     from . import synth
     h = hashlib.sha256(verilog_text(plan).encode())
     h.update(f"clock {board.clock_mhz!r} MHz".encode())
-    for source in sorted(Path(layerpipe.boards.__file__).parent.glob("*.py")) + [Path(synth.__file__)]:
+    sources = [Path(pkg.__file__).parent.glob("*.py") for pkg in (layerpipe.boards, layerpipe.hw.link)]
+    for source in sorted(p for files in sources for p in files) + [Path(synth.__file__)]:
         h.update(source.read_bytes())
     return SYNTH_CACHE / f"{board.name}-{plan.name}-{h.hexdigest()[:12]}.json"
 

@@ -157,6 +157,20 @@ def test_clock_option_sets_the_pll_the_link_and_the_cache(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+def test_synthesis_cache_follows_the_host_link_sources(tmp_path, monkeypatch):
+    """The host link is in every bitstream: a change to its sources names another cached report."""
+    import layerpipe.hw.link
+    from layerpipe.hw.config import NetConfig, parse_widths
+    from layerpipe.hw.plan import plan_design
+    from layerpipe.scripts.bench import synth_cache
+    b = board("icebreaker")
+    plan = plan_design(NetConfig(parse_widths(b.net)), b.target)
+    before = synth_cache(b, plan)
+    (tmp_path / "link_top.py").write_text("# another link\n")
+    monkeypatch.setattr(layerpipe.hw.link, "__file__", str(tmp_path / "__init__.py"))
+    assert synth_cache(b, plan) != before
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
 def test_synth_default_net(name, tmp_path):

@@ -254,30 +254,29 @@ class LinkTop(wiring.Component):
         # transfer's address as soon as one is taken.
         idx = Signal(range(self.capacity))
         ft = Signal(range(T))                         # transfers of the sample sent
+        if registered:
+            issued = Signal(range(T + 1))             # transfers of the sample read
+            m.submodules.prefetch = pre = fifo.SyncFIFOBuffered(width=lanes * vwidth, depth=FEED_DEPTH)
+            flight = Signal(2)                        # reads in the block RAM, in the register
+            x_reg = Signal.like(x_data)
+            read = Signal()
         epochs, epochs_fed = Signal(16), Signal(16)
         in_epoch = Signal(range(self.capacity + 1))
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
-        m.d.comb += [lr.addr.eq(idx), pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
-        feeding = Signal()                            # the feeder is in its "feed" state
-        read, x_ready = Signal(), Signal()            # a store read issued; a transfer waits for the pipeline
-        issued = Signal(range(T + 1))                 # transfers of the sample read (registered store)
         if registered:
-            m.submodules.prefetch = pre = fifo.SyncFIFOBuffered(width=lanes * vwidth, depth=FEED_DEPTH)
-            flight = Signal(2)                        # reads in the block RAM, in the register
-            x_reg = Signal.like(x_data)
-            x_out = pre.r_data
-            m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), x_ready.eq(pre.r_rdy),
+            m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), lr.addr.eq(idx),
                          pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready),
-                         # read while the FIFO has room for what is in flight too
-                         read.eq(feeding & (issued != T) & (pre.level + flight[0] + flight[1] < FEED_DEPTH))]
+                         pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
             m.d.sync += [x_reg.eq(x_data), flight.eq(Cat(read, flight[0]))]
-        else:
+            with m.If(read):
+                m.d.sync += issued.eq(issued + 1)
+            x_out = pre.r_data
+        else:                                         # the next transfer's address once one is taken
+            m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
+                         pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
             x_out = x_data
-            m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), x_ready.eq(1)]
-        with m.If(read):
-            m.d.sync += issued.eq(issued + 1)
         m.d.comb += pipe.samples.p.x.eq(x_out if lanes > 1 else x_out[:vwidth])
         start_run, start_stream = Signal(), Signal()
         with m.FSM(name="feeder"):
@@ -293,10 +292,16 @@ class LinkTop(wiring.Component):
                     m.d.sync += idx.eq(order.index)
                     m.next = "prime"
             with m.State("prime"):                    # a new sample: idx is set
-                m.d.sync += [ft.eq(0), issued.eq(0)]
+                m.d.sync += ft.eq(0)
+                if registered:
+                    m.d.sync += issued.eq(0)
                 m.next = "feed"
             with m.State("feed"):
-                m.d.comb += [feeding.eq(1), pipe.samples.valid.eq(x_ready)]
+                if registered:                        # read while the FIFO has room for what is in flight too
+                    m.d.comb += [read.eq((issued != T) & (pre.level + flight[0] + flight[1] < FEED_DEPTH)),
+                                 pipe.samples.valid.eq(pre.r_rdy)]
+                else:
+                    m.d.comb += pipe.samples.valid.eq(1)
                 with m.If(fire):
                     m.d.sync += ft.eq(ft + 1)
                     with m.If(ft == T - 1):
