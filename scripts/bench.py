@@ -576,13 +576,14 @@ def bench(board_names, quick=False, argv=None):
     progress = Progress(total)
     t0 = time.time()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    machine = cpu_reference.cpu_info()            # taken first: its load average is other jobs', not the bench's
     results = {}
     for b in boards:
         results[b.name] = board_section(b, quick, progress)
     out = {
         "bench": {"version": BENCH_VERSION, "quick": quick, "boards": list(board_names), "started": started,
                   "command": " ".join(["layerpipe", *argv[1:]]) if argv else "layerpipe bench"},
-        "machine": cpu_reference.cpu_info(),
+        "machine": machine,
         "boards": results,
         "scheduler": scheduler_section(boards, results, quick, progress),
         "scaling": scaling_section(boards, results, progress),

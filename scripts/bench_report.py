@@ -32,7 +32,8 @@ def _machine(result):
     return (f"Command: `{b['command']}` ({'quick subset' if b['quick'] else 'full run'}), started {b['started']}, "
             f"{b['seconds']:.0f} s. Machine: {m['model']}, {m['logical_cpus']} logical CPUs "
             f"(SIMD: {', '.join(m['simd']) or 'none found'}), {m['compiler']}, Python {m['python']}, "
-            f"NumPy {m['numpy']}.")
+            f"NumPy {m['numpy']}" + (f", load average {m['load_average'][0]:g} at the start (1 minute)"
+                                    if m.get("load_average") else "") + ".")
 
 
 def board_tables(name, r):

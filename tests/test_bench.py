@@ -76,6 +76,8 @@ def test_shape(quick):
     result, _ = quick
     assert result["bench"]["quick"] is True and result["bench"]["boards"] == ["icebreaker"]
     assert result["machine"]["model"] and result["machine"]["logical_cpus"] >= 1
+    load = result["machine"]["load_average"]
+    assert load is None or (len(load) == 3 and all(x >= 0 for x in load))
     assert set(result["boards"]) == {"icebreaker"}
     r = result["boards"]["icebreaker"]
     assert set(r["rtl"]) == set(MODES) == set(r["fpga"]) == set(r["fpga_vs_cpu"])
