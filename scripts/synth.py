@@ -145,15 +145,17 @@ def _resource(used, total):
 
 def critical_path(rep):
     """The worst path of nextpnr's report in words: the registers it starts and ends at (as the
-    design's hierarchy, with the Python line that made its first and last net), its logic
-    levels and its delay."""
+    design's hierarchy, with the Python line that made the net out of the first and the net
+    into the last, where that net has one), its logic levels and its delay."""
     paths = rep.get("critical_paths") or []
     segs = paths[0].get("path") if paths else None
     if not segs:
         return None
-    nets = [s for s in segs if _where("", s.get("sources", [])) != "top"]
-    src = _where(segs[0]["from"]["cell"], nets[0]["sources"] if nets else [])
-    dst = _where(segs[-1]["to"]["cell"], nets[-1]["sources"] if nets else [])
+    # the net out of the first register and the net into the last: only these name their ends
+    # (another net's line, e.g. the first net's for the last register, would be the wrong one)
+    routes = [s for s in segs if s.get("type") == "routing"]
+    src = _where(segs[0]["from"]["cell"], routes[0].get("sources", []) if routes else [])
+    dst = _where(segs[-1]["to"]["cell"], routes[-1].get("sources", []) if routes else [])
     total = sum(s.get("delay", 0) for s in segs)
     logic = sum(1 for s in segs if s.get("type") == "logic")
     return {"from": src, "to": dst, "logic_levels": logic, "delay_ns": round(total, 2),

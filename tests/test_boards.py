@@ -235,6 +235,9 @@ def test_critical_path_in_words():
     assert cp["from"] == "stage2.act_grad_a (hw/act_grad_a.py:90)"
     assert cp["to"] == "stage1.act_grad_b.g1 (hw/narrow.py:33)"
     assert cp["logic_levels"] == 1 and cp["delay_ns"] == 3.1
+    # a last net made by the cell library only: the end is named without another net's line
+    rep["critical_paths"][0]["path"][3]["sources"] = ["cells_map.v:6"]
+    assert critical_path(rep)["to"] == "stage1.act_grad_b.g1"
     assert critical_path({}) is None
 
 
