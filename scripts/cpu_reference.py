@@ -286,9 +286,7 @@ def cpu_info():
     -march=native can use, the C compiler, and the load average (runnable
     processes over the last 1, 5 and 15 minutes, ``os.getloadavg``; null where
     the system has none): CPU timings are only comparable between runs on an
-    equally idle machine (the C loop trained 64-32-10 at 845k samples/s in one
-    run on this project's 2-core machine and at 1.36 M in another, with
-    nothing else running)."""
+    equally idle machine."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -42,7 +42,7 @@ def store_shapes(plan):
 # whether the link registers its sample store's reads (through a FIFO of FEED_DEPTH transfers)
 # and writes, per device family: on the ECP5 a block RAM's clock-to-output is 5.8 ns and the
 # store's blocks spread over the chip; on the iCE40UP5K the logic cells are what is scarce (the
-# FIFO and the registers took 250 flip-flops, and the iCEBreaker's default design no longer fit)
+# FIFO and the registers took about 210 flip-flops, and the iCEBreaker's default design no longer fit)
 STORE_REGISTERED = {"ecp5": True, "ice40": False}
 
 # transfers the feeder's FIFO holds: the two reads in flight (block RAM, register) and one
@@ -265,17 +265,16 @@ class LinkTop(wiring.Component):
         stream_left = Signal(range(self.capacity + 1))
         settle = Signal(2)
         fire = pipe.samples.valid & pipe.samples.ready
+        m.d.comb += [lr.addr.eq(idx), pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
         if registered:
-            m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued), lr.addr.eq(idx),
-                         pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready),
-                         pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
+            m.d.comb += [xr.addr.eq(times_constant(idx, T) + issued),
+                         pre.w_data.eq(x_reg), pre.w_en.eq(flight[1]), pre.r_en.eq(pipe.samples.ready)]
             m.d.sync += [x_reg.eq(x_data), flight.eq(Cat(read, flight[0]))]
             with m.If(read):
                 m.d.sync += issued.eq(issued + 1)
             x_out = pre.r_data
         else:                                         # the next transfer's address once one is taken
-            m.d.comb += [xr.addr.eq(times_constant(idx, T) + ft + fire), lr.addr.eq(idx),
-                         pipe.samples.p.label.eq(label_data), pipe.samples.p.last.eq(ft == T - 1)]
+            m.d.comb += xr.addr.eq(times_constant(idx, T) + ft + fire)
             x_out = x_data
         m.d.comb += pipe.samples.p.x.eq(x_out if lanes > 1 else x_out[:vwidth])
         start_run, start_stream = Signal(), Signal()
