@@ -29,6 +29,7 @@ class InputLoader(wiring.Component):
     out : Out(stream.Signature(..., always_ready=True))   ``a``, ``mask`` (the inputs that
         exist), ``last``: the delay FIFO's write side, in the same cycle as the transfer
     loaded : Out(1)     a whole sample waits for its beat (the sample stream is not ready meanwhile)
+    loaded_next : Out(1)   ``loaded`` in the next cycle
     label : Out         its label
     take : In(1)        the beat that runs it starts: ``loaded`` falls in the next cycle
     framing_error : Out(1)   sticky: a ``last`` flag disagreed with the count of transfers
@@ -45,7 +46,7 @@ class InputLoader(wiring.Component):
         super().__init__({
             "samples": In(stream.Signature(self.sample_layout)),
             "out": Out(stream.Signature(self.out_layout, always_ready=True)),
-            "loaded": Out(1), "label": Out(range(max(classes, 2))), "take": In(1),
+            "loaded": Out(1), "loaded_next": Out(1), "label": Out(range(max(classes, 2))), "take": In(1),
             "framing_error": Out(1),
         })
 
@@ -64,13 +65,14 @@ class InputLoader(wiring.Component):
         m.d.comb += [self.samples.ready.eq(~self.loaded),
                      self.out.valid.eq(self.samples.valid & ~self.loaded), self.out.p.a.eq(self.samples.p.x),
                      self.out.p.mask.eq(Mux(at_last, partial, (1 << V) - 1)), self.out.p.last.eq(at_last)]
-        with m.If(self.take):
-            m.d.sync += self.loaded.eq(0)
+        m.d.comb += self.loaded_next.eq(self.loaded & ~self.take)
         with m.If(self.samples.valid & self.samples.ready):
             with m.If(self.samples.p.last != at_last):
                 m.d.sync += self.framing_error.eq(1)
             with m.If(at_last):
-                m.d.sync += [word.eq(0), self.loaded.eq(1), self.label.eq(self.samples.p.label)]
+                m.d.comb += self.loaded_next.eq(1)
+                m.d.sync += [word.eq(0), self.label.eq(self.samples.p.label)]
             with m.Else():
                 m.d.sync += word.eq(word + 1)
+        m.d.sync += self.loaded.eq(self.loaded_next)
         return m

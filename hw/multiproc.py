@@ -96,6 +96,7 @@ class LayerState(wiring.Component):
     the :class:`Stage`'s (``start``, ``fwd_en``, ``bwd_en``, ``busy``, ``act_in``,
     ``act_out``, ``grad_in``, ``grad_out``, ``read_addr``, ``read_data``, ``bias``), and
     period_busy : In(1)     a processor is still running this period; ``busy`` follows it
+    period_ending : In(1)   every processor is ending (:class:`Processor`); ``ending`` follows it
     <kind>_go : In(1)       start task ``kind`` (forward, weight_grad, act_grad_a): its sweep
         issues columns from the next cycle, ``passes * ceil(n_in / cols)`` cycles
     <kind>_final : Out(1)   the task issues its last column this cycle
@@ -122,7 +123,7 @@ class LayerState(wiring.Component):
         self.init_weights, self.init_biases = init_weights, init_biases
         n = plan.lanes * plan.cols
         members = dict(stage.signature.members.items())
-        members["period_busy"] = In(1)
+        members.update(period_busy=In(1), period_ending=In(1))
         for kind in layer_kinds(plan):
             members[f"{kind}_go"] = In(1)
             members[f"{kind}_final"] = Out(1)
@@ -163,7 +164,8 @@ class LayerState(wiring.Component):
         # -- the period: enables and delta at its start; the weight copy at its end
         fwd_en, bwd_en, first, running = Signal(), Signal(), Signal(), Signal()
         cur = Signal()                  # the weight copy that holds the end of the last period
-        m.d.comb += [self.busy.eq(self.period_busy), agb.load.eq(first & bwd_en), agb.fprime.eq(fifo.fprime_out)]
+        m.d.comb += [self.busy.eq(self.period_busy), self.ending.eq(self.period_ending)]
+        m.d.comb += [agb.load.eq(first & bwd_en), agb.fprime.eq(fifo.fprime_out)]
         end, cur_now = Signal(), Signal()
         m.d.sync += first.eq(self.start)
         m.d.comb += [end.eq(running & ~self.period_busy & ~first), cur_now.eq(cur ^ (end & bwd_en))]
@@ -243,6 +245,7 @@ class Processor(wiring.Component):
     start : In(1)            a period begins: task 0 starts now
     busy : Out(1)            from the cycle after ``start`` until the period's last cycle, which is
         ``stage_latency()`` cycles after the last task's ``final`` (busy low: ``start`` may come)
+    ending : Out(1)          ``busy`` is low in the next cycle unless ``start`` comes in this one
     go<k> : Out(1)           start task k (in ``start``'s cycle, or in task k-1's ``final`` cycle)
     final<k> : In(1)         task k issues its last column this cycle
     mac<k> : Out(MacArray.signature_of(...))   task k's operands in, products out (``MacArray.latency_of(1)`` cycles)
@@ -255,7 +258,7 @@ class Processor(wiring.Component):
 
     def __init__(self, lanes, tasks, a_width, b_width):
         self.lanes, self.tasks, self.a_width, self.b_width = lanes, tuple(tasks), a_width, b_width
-        members = {"start": In(1), "busy": Out(1)}
+        members = {"start": In(1), "busy": Out(1), "ending": Out(1)}
         for k, (n, aw, bw) in enumerate(self.tasks):
             if n > lanes or aw > a_width or bw > b_width:
                 raise ValueError(f"task {k}: {n} products of {aw} x {bw} bits do not fit {lanes} of "
@@ -267,6 +270,7 @@ class Processor(wiring.Component):
         m = Module()
         K = len(self.tasks)
         if K == 0:
+            m.d.comb += self.ending.eq(1)
             return m
         m.submodules.mac_array = mac = MacArray(self.lanes, self.a_width, self.b_width)   # operand registers
         cur = Signal(range(max(K, 2)))        # the task whose sweep runs: its operands reach the array
@@ -289,6 +293,7 @@ class Processor(wiring.Component):
                 m.next = "RUN"
         with m.FSM():
             with m.State("IDLE"):
+                m.d.comb += self.ending.eq(1)
                 begin()
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
@@ -303,6 +308,7 @@ class Processor(wiring.Component):
                                 m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
+                m.d.comb += self.ending.eq(drain >= latency - 2)
                 with m.If(drain == latency - 1):
                     m.next = "IDLE"
                     begin()
@@ -341,4 +347,7 @@ class MultiprocPipeline(Pipeline):
                 wiring.connect(m, getattr(proc, f"mac{k}"), getattr(st, f"{t.kind}_mac"))
         m.d.comb += busy.eq(Cat(*(proc.busy for proc in self.processors)).any())
         m.d.comb += [st.period_busy.eq(busy) for st in self.stages]
+        ending = Signal()
+        m.d.comb += ending.eq(Cat(*(proc.ending for proc in self.processors)).all())
+        m.d.comb += [st.period_ending.eq(ending) for st in self.stages]
         return m

@@ -18,7 +18,11 @@ class Pipeline(wiring.Component):
     backward as one unit, B then W, with the lanes of both (same numbers). A
     beat starts when every stage is idle, the next sample has been loaded (or
     ``drain`` is high and samples are still in flight) and the previous result
-    has left; so a gap in the sample stream or backpressure on the result
+    has left. The start is decided a cycle ahead, from what each of these will
+    be (the stages' ``ending``, the loader's ``loaded_next``, the result
+    buffer's ``busy_next``; ``drain`` as it is then), and registered: the
+    decision's inputs and the start's fanout to every stage's sweeps are two
+    paths of a clock each, at no cycle's cost. So a gap in the sample stream or backpressure on the result
     stream stalls whole beats and never drops or repeats a sample. In
     ``sequential`` mode a sample is admitted only when the pipeline is empty:
     plain SGD.
@@ -92,28 +96,31 @@ class Pipeline(wiring.Component):
         fwd = Signal(L)                  # fwd[l-1]: stage l runs a forward this beat
         bwd = Signal(L)                  # bwd[l-1]: stage l runs a backward this beat
         labels = Array(Signal.like(label_next, name=f"label{l}") for l in range(1, L + 1))
-        next_fwd = Cat(loaded, fwd[:-1]) if L > 1 else loaded
         next_bwd = Cat(bwd[1:], fwd[-1]) if L > 1 else fwd[-1]
+        busy_next = Signal()             # a sample in flight has a task in the next beat
+        m.d.comb += busy_next.eq(fwd[:-1].any() | next_bwd.any() if L > 1 else next_bwd.any())
+
+        def admitted(loaded):
+            """Whether a sample, ``loaded`` or not, enters the next beat: in ``sequential``
+            mode only into an empty pipeline."""
+            return loaded & ~busy_next if cfg.mode == "sequential" else loaded
+
+        def startable(idle, out_busy, loaded, drain):
+            return idle & ~out_busy & (admitted(loaded) | ((drain | (cfg.mode == "sequential")) & busy_next))
         idle = Signal()
         m.d.comb += idle.eq(~Cat(*(st.busy for st in stages)).any())
         produced = Signal()              # stage L ran a forward in the running beat; its result is still to leave
-        out_busy = Signal()            # the result buffer still sends a result
-        admit = Signal()                 # a loaded sample may enter this beat
-        if cfg.mode == "sequential":
-            m.d.comb += admit.eq(loaded & ~next_fwd[1:].any() & ~next_bwd.any()) if L > 1 else \
-                admit.eq(loaded & ~next_bwd.any())
-        else:
-            m.d.comb += admit.eq(loaded)
-        go = Signal()
-        busy_next = Signal()
-        m.d.comb += busy_next.eq(next_fwd[1:].any() | next_bwd.any() if L > 1 else next_bwd.any())
-        # stages are busy from the cycle after start, so idle alone keeps a beat from starting twice
-        m.d.comb += go.eq(idle & ~out_busy &
-                          (admit | ((self.drain | (cfg.mode == "sequential")) & busy_next)))
+        m.submodules.result_buffer = rbuf = self.result_buffer
+        # go: every condition of a start holds in the next cycle, which starts the beat. fwd, bwd
+        # and the stages change only at a start, so none is pending (the stages' ending assumes it)
+        go, start = Signal(), Signal()
+        m.d.comb += go.eq(~start & startable(Cat(*(st.ending for st in stages)).all(), rbuf.busy_next,
+                                             loader.loaded_next, self.drain))
+        m.d.sync += start.eq(go)
         beats, trained = Signal(32), Signal(32)
-        new_fwd = Signal(L)
-        m.d.comb += new_fwd.eq(Cat(admit, fwd[:-1]) if L > 1 else admit)
-        with m.If(go):
+        admit, new_fwd = Signal(), Signal(L)
+        m.d.comb += [admit.eq(admitted(loaded)), new_fwd.eq(Cat(admit, fwd[:-1]) if L > 1 else admit)]
+        with m.If(start):
             m.d.sync += [fwd.eq(new_fwd), bwd.eq(next_bwd), beats.eq(beats + 1)]
             m.d.comb += loader.take.eq(admit)
             m.d.sync += labels[0].eq(label_next)
@@ -125,22 +132,21 @@ class Pipeline(wiring.Component):
                 m.d.sync += trained.eq(trained + 1)
         m.d.comb += [self.status.beats.eq(beats), self.status.trained.eq(trained),
                      self.status.framing_error.eq(framing_error),
-                     self.status.idle.eq(idle & ~busy_next & ~loaded & ~produced & ~out_busy)]
+                     self.status.idle.eq(idle & ~busy_next & ~loaded & ~produced & ~rbuf.busy)]
 
         # -- output: a_L to the result buffer, and delta_L = a_L - y to stage L's act_grad_b
         sL = stages[-1]
         m.submodules.output_error = oerr = self.output_error
-        m.submodules.result_buffer = rbuf = self.result_buffer
         wiring.connect(m, sL.act_out, oerr.a_in)
         m.d.comb += [rbuf.a_in.valid.eq(sL.act_out.valid), rbuf.a_in.p.eq(sL.act_out.p)]
         m.d.comb += oerr.label.eq(labels[L - 1])
         wiring.connect(m, oerr.g_out, sL.grad_in)
         # the result leaves after its beat, while the next one runs (before it may end)
-        m.d.comb += [out_busy.eq(rbuf.busy), rbuf.label.eq(labels[L - 1])]
+        m.d.comb += rbuf.label.eq(labels[L - 1])
         with m.If(produced & idle & ~rbuf.busy):
             m.d.comb += rbuf.copy.eq(1)
             m.d.sync += produced.eq(0)
-        with m.If(go):      # after the copy: a beat starting in the same cycle sets it again
+        with m.If(start):   # after the copy: a beat starting in the same cycle sets it again
             m.d.sync += produced.eq(new_fwd[L - 1])
         wiring.connect(m, rbuf.results, wiring.flipped(self.results))
 

@@ -28,6 +28,7 @@ class ResultBuffer(wiring.Component):
         take it and the label and start sending; only while ``busy`` is low
     label : In(range(classes))   the label of that sample, read at ``copy``
     busy : Out(1)     transfers of the last copied result are still to go
+    busy_next : Out(1)   ``busy`` in the next cycle
     results : Out(stream.Signature(result_layout))   ``a`` (outputs k * values + q of transfer
         k; those past n_out are 0), ``label``, ``last`` (on the final transfer of a result)
 
@@ -41,7 +42,7 @@ class ResultBuffer(wiring.Component):
         self.result_layout = self.result_layout_of(values, act, classes)
         super().__init__({
             "a_in": In(stream.Signature(pass_layout(n_out, lanes, act), always_ready=True)),
-            "copy": In(1), "label": In(range(max(classes, 2))), "busy": Out(1),
+            "copy": In(1), "label": In(range(max(classes, 2))), "busy": Out(1), "busy_next": Out(1),
             "results": Out(stream.Signature(self.result_layout)),
         })
 
@@ -72,6 +73,7 @@ class ResultBuffer(wiring.Component):
         count = Signal(range(T + 1))
         label = Signal.like(self.label)
         m.d.comb += [self.busy.eq(count != 0), self.results.valid.eq(count != 0),
+                     self.busy_next.eq(self.copy | ((count != 0) & ~((count == 1) & self.results.ready))),
                      self.results.p.label.eq(label), self.results.p.last.eq(count == 1)]
         m.d.comb += [self.results.p.a[q].eq(out[q]) for q in range(V)]
         with m.If(self.copy):

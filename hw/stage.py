@@ -68,6 +68,9 @@ class Stage(wiring.Component):
     fwd_en, bwd_en : In(1)  whether this beat has a forward / backward sample (read at ``start``)
     busy : Out(1)           high from the cycle after ``start`` until the beat's last cycle, in
         which the last outputs are valid and the next ``start`` is already taken
+    ending : Out(1)         ``busy`` is low in the next cycle unless ``start`` comes in this one
+        (idle, or the beat's last two cycles): the pipeline decides a beat a cycle ahead and
+        registers its ``start``
     act_in : In(stream, always ready)    the next sample's a_{l-1}, written into the delay FIFO:
         ``in_lanes`` values per write, in order, ``last`` on the final one; the whole sample before the
         ``start`` of the beat that runs it forward, and at most one sample ahead
@@ -102,7 +105,7 @@ class Stage(wiring.Component):
         self.grad_in_layout = ActGradB.layout(n_out, grad, plan.grad_lanes)
         self.grad_out_layout = ActGradB.layout(n_in, grad, self.word_cols)
         super().__init__({
-            "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1),
+            "start": In(1), "fwd_en": In(1), "bwd_en": In(1), "busy": Out(1), "ending": Out(1),
             "act_in": In(stream.Signature(self.act_in_layout, always_ready=True)),
             "act_out": Out(stream.Signature(self.act_out_layout, always_ready=True)),
             "grad_in": In(stream.Signature(self.grad_in_layout, always_ready=True)),
@@ -163,6 +166,7 @@ class Stage(wiring.Component):
         # the beat's last cycle already accepts the next start
         fwd_en, bwd_en, first = Signal(), Signal(), Signal()
         latency = stage_latency(plan.operand_registers)
+        assert latency >= 2, "ending assumes a drain of two cycles or more"
         drain = Signal(range(latency))
 
         def begin():
@@ -174,6 +178,7 @@ class Stage(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
+                m.d.comb += self.ending.eq(1)
                 begin()
             with m.State("SWEEP"):
                 m.d.comb += [self.busy.eq(1), agb.load.eq(first & bwd_en), agb.fprime.eq(fifo.fprime_out)]
@@ -183,6 +188,7 @@ class Stage(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.sync += drain.eq(drain + 1)
+                m.d.comb += self.ending.eq(drain >= latency - 2)
                 with m.If(drain == latency - 1):
                     m.next = "IDLE"
                     begin()
