@@ -258,10 +258,10 @@ def synth_figures(report, note=None):
     return out
 
 
-def synth_cache(board, plan):
+def synth_cache(board, plan, router="router1"):
     """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
-    of everything that shapes the bitstream (the accelerator's Verilog, the design clock, the
-    sources of the board wrappers, of the host link and of the synthesis flow), so a report
+    of everything that shapes the bitstream (the accelerator's Verilog, the design clock,
+    nextpnr's router, the sources of the board wrappers, of the host link and of the synthesis flow), so a report
     never outlives its design."""
     import hashlib
 
@@ -271,7 +271,7 @@ def synth_cache(board, plan):
 
     from . import synth
     h = hashlib.sha256(verilog_text(plan).encode())
-    h.update(f"clock {board.clock_mhz!r} MHz".encode())
+    h.update(f"clock {board.clock_mhz!r} MHz, {router}".encode())
     sources = [Path(pkg.__file__).parent.glob("*.py") for pkg in (layerpipe.boards, layerpipe.hw.link)]
     for source in sorted(p for files in sources for p in files) + [Path(synth.__file__)]:
         h.update(source.read_bytes())

@@ -92,9 +92,14 @@ def resolve(args):
         raise LayerPipeError(f"{e} (board {b.name})") from None
 
 
-def build(b, plan, out_root="build/synth", progress=None):
+ROUTERS = ("router1", "router2")
+
+
+def build(b, plan, out_root="build/synth", progress=None, router="router1"):
     """Place and route ``plan`` for board ``b``: the report of :func:`report`.
-    ``progress(tool, seconds)`` is called about once a second while the tools run."""
+    ``progress(tool, seconds)`` is called about once a second while the tools run.
+    ``router`` is nextpnr's routing algorithm (``--router``: router1, nextpnr's default
+    on the ECP5, or router2)."""
     from layerpipe.boards.board import BoardTop
     fam = FAMILY[b.target.family]
     name = "top"
@@ -105,7 +110,7 @@ def build(b, plan, out_root="build/synth", progress=None):
         BoardTop(b, generator.build(plan)), name,
         script_after_read=SCRIPT_AFTER_READ, synth_opts=fam["synth_opts"],
         script_after_synth="tee -q -o stat.json stat -json",
-        nextpnr_opts="--report report.json --timing-allow-fail")
+        nextpnr_opts=f"--report report.json --timing-allow-fail --router {router}")
     prepared.extract(root)
     (root / "manifest.json").write_text(json.dumps(plan.manifest(), indent=2))
     log = root / "build.log"
@@ -135,7 +140,7 @@ def build(b, plan, out_root="build/synth", progress=None):
     for tool, _ in steps:
         seconds[tool] = round(done_at.get(tool, end) - prev, 1)
         prev = done_at.get(tool, end)
-    return report(b, plan, root, name, seconds)
+    return dict(report(b, plan, root, name, seconds), router=router)
 
 
 def _resource(used, total):
@@ -234,6 +239,9 @@ def add_arguments(p):
                    help="design clock the board's PLL makes, and nextpnr's constraint: the PLL's fastest "
                         "setting not above MHZ (default the board's: "
                         f"{', '.join(f'{n} {b.clock_mhz:g}' for n, b in BOARDS.items())})")
+    p.add_argument("--router", choices=ROUTERS, default="router1",
+                   help="nextpnr's router (default router1, nextpnr's own default; router2 is much faster "
+                        "on large designs)")
     p.add_argument("--out", default="build/synth", help="build folder (default build/synth)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
@@ -252,8 +260,8 @@ def run(args):
             now["said"] = seconds
             steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
     from .bench import record_synth, synth_cache
-    cache = synth_cache(b, plan)       # named before the build: the sources may change while it runs
-    r = build(b, plan, args.out, progress=show)
+    cache = synth_cache(b, plan, args.router)       # named before the build: the sources may change while it runs
+    r = build(b, plan, args.out, progress=show, router=args.router)
     record_synth(cache, r)             # `layerpipe bench` reuses the report of this very design
     if args.json:
         print(strict_json.dumps(r))
