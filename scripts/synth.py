@@ -251,6 +251,8 @@ def run(args):
     check_output(args.out, "out", folder=True)
 
     steps, now = Steps(f"synth {b.name} {plan.name}"), {"tool": None}
+    if args.clock_mhz is not None and abs(b.clock_mhz - args.clock_mhz) > 1e-6:
+        steps.say(f"clock {b.clock_mhz:g} MHz: the PLL's fastest setting not above --clock-mhz {args.clock_mhz:g}")
 
     def show(tool, seconds):         # a line as each tool starts, then one every 30 s (tools' output: logs)
         if tool != now["tool"]:

@@ -148,6 +148,7 @@ def test_clock_option_sets_the_pll_the_link_and_the_cache(tmp_path):
     fast = board("ulx3s-85f", 75)
     assert UartLink(slow, generator.build(plan)).link.divisor < UartLink(fast, generator.build(plan)).link.divisor
     assert synth_cache(slow, plan) != synth_cache(fast, plan)
+    assert synth_cache(slow, plan, "router2") != synth_cache(slow, plan)
     for value, line in (("abc", "clock-mhz: 'abc' is not a positive number"),
                         ("-5", "clock-mhz: '-5' is not a positive number"),
                         ("1", "clock: no EHXPLLL setting gives 1.0 MHz or less from 25.0 MHz")):
@@ -155,6 +156,22 @@ def test_clock_option_sets_the_pll_the_link_and_the_cache(tmp_path):
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr.strip().splitlines() == [f"layerpipe: error: {line}"]
     assert not (tmp_path / "b").exists()
+
+
+def test_a_clock_the_pll_rounds_is_said_before_the_tools_run(tmp_path, monkeypatch, capsys):
+    """--clock-mhz 1000 gets the PLL's fastest setting: synth says which, before any tool."""
+    from layerpipe.scripts import cli, synth
+
+    def no_tools(*args, **kwargs):
+        raise LayerPipeError("no tools in this test")
+    monkeypatch.setattr(synth, "build", no_tools)
+    assert cli.main(["synth", "--board", "ulx3s-85f", "--net", "4-8-3", "--clock-mhz", "1000",
+                     "--out", str(tmp_path / "b")]) == 2
+    made = board("ulx3s-85f", 1000).clock_mhz
+    assert made < 1000
+    err = capsys.readouterr().err
+    assert f"clock {made:g} MHz: the PLL's fastest setting not above --clock-mhz 1000" in err
+    assert err.strip().splitlines()[-1] == "layerpipe: error: no tools in this test"
 
 
 def test_synthesis_cache_follows_the_host_link_sources(tmp_path, monkeypatch):
