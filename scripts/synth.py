@@ -93,21 +93,25 @@ def resolve(args):
 
 
 ROUTERS = ("router1", "router2")
+# what faces the accelerator in the bitstream: the board's host link (its UART and sample
+# store), or the LFSR stub that keeps the accelerator alone observable (boards/stub.py)
+HOSTS = ("link", "stub")
 
 
-def build(b, plan, out_root="build/synth", progress=None, router="router1"):
+def build(b, plan, out_root="build/synth", progress=None, router="router1", host="link"):
     """Place and route ``plan`` for board ``b``: the report of :func:`report`.
     ``progress(tool, seconds)`` is called about once a second while the tools run.
     ``router`` is nextpnr's routing algorithm (``--router``: router1, nextpnr's default
-    on the ECP5, or router2)."""
+    on the ECP5, or router2); ``host`` one of :data:`HOSTS`."""
     from layerpipe.boards.board import BoardTop
+    from layerpipe.boards.stub import LfsrHost
     fam = FAMILY[b.target.family]
     name = "top"
     root = Path(out_root) / b.name / plan.name
     if root.exists():
         shutil.rmtree(root)
     prepared = b.platform().prepare(
-        BoardTop(b, generator.build(plan)), name,
+        BoardTop(b, generator.build(plan), host=LfsrHost if host == "stub" else None), name,
         script_after_read=SCRIPT_AFTER_READ, synth_opts=fam["synth_opts"],
         script_after_synth="tee -q -o stat.json stat -json",
         nextpnr_opts=f"--report report.json --timing-allow-fail --router {router}")
@@ -140,7 +144,7 @@ def build(b, plan, out_root="build/synth", progress=None, router="router1"):
     for tool, _ in steps:
         seconds[tool] = round(done_at.get(tool, end) - prev, 1)
         prev = done_at.get(tool, end)
-    return dict(report(b, plan, root, name, seconds), router=router)
+    return dict(report(b, plan, root, name, seconds), router=router, host=host)
 
 
 def _resource(used, total):
@@ -242,6 +246,9 @@ def add_arguments(p):
     p.add_argument("--router", choices=ROUTERS, default="router1",
                    help="nextpnr's router (default router1, nextpnr's own default; router2 is much faster "
                         "on large designs)")
+    p.add_argument("--host", choices=HOSTS, default="link",
+                   help="what drives the accelerator: the board's host link (default), or an LFSR stub "
+                        "that measures the accelerator alone (no UART, no sample store)")
     p.add_argument("--out", default="build/synth", help="build folder (default build/synth)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
 
@@ -263,8 +270,9 @@ def run(args):
             steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
     from .bench import record_synth, synth_cache
     cache = synth_cache(b, plan, args.router)       # named before the build: the sources may change while it runs
-    r = build(b, plan, args.out, progress=show, router=args.router)
-    record_synth(cache, r)             # `layerpipe bench` reuses the report of this very design
+    r = build(b, plan, args.out, progress=show, router=args.router, host=args.host)
+    if args.host == "link":
+        record_synth(cache, r)         # `layerpipe bench` reuses the report of this very design
     if args.json:
         print(strict_json.dumps(r))
         return 0

@@ -174,6 +174,28 @@ def test_a_clock_the_pll_rounds_is_said_before_the_tools_run(tmp_path, monkeypat
     assert err.strip().splitlines()[-1] == "layerpipe: error: no tools in this test"
 
 
+@pytest.mark.parametrize("host", ["link", "stub"])
+def test_synth_host_option_picks_what_drives_the_accelerator(host, tmp_path, monkeypatch):
+    """--host stub builds the accelerator behind the LFSR stub (no UART, no sample store);
+    --host link, the default, behind the board's link."""
+    import importlib
+
+    from layerpipe.boards.link import UartLink
+    from layerpipe.boards.stub import LfsrHost
+    from layerpipe.scripts import cli
+    board_module = importlib.import_module("layerpipe.boards.board")   # the package's board() hides it
+    made = {}
+
+    def capture(self, b, accelerator, host=None):
+        made["host"] = host
+        raise LayerPipeError("captured")
+    monkeypatch.setattr(board_module.BoardTop, "__init__", capture)
+    args = ["synth", "--board", "ulx3s-85f", "--net", "4-8-3", "--out", str(tmp_path / "b")]
+    assert cli.main(args + (["--host", host] if host == "stub" else [])) == 2
+    assert made["host"] is (LfsrHost if host == "stub" else None)
+    assert UartLink is board_module.HOST       # None: the board's link
+
+
 def test_synthesis_cache_follows_the_host_link_sources(tmp_path, monkeypatch):
     """The host link is in every bitstream: a change to its sources names another cached report."""
     import layerpipe.hw.link
