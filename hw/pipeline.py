@@ -22,8 +22,9 @@ class Pipeline(wiring.Component):
     be (the stages' ``ending``, the loader's ``loaded_next``, the result
     buffer's ``busy_next``; ``drain`` as it is then), and registered: the
     decision's inputs and the start's fanout to every stage's sweeps are two
-    paths of a clock each, at no cycle's cost. So a gap in the sample stream or backpressure on the result
-    stream stalls whole beats and never drops or repeats a sample. In
+    paths of a clock each, at no cycle's cost. So a gap in the sample stream
+    or backpressure on the result stream stalls whole beats and never drops
+    or repeats a sample. In
     ``sequential`` mode a sample is admitted only when the pipeline is empty:
     plain SGD.
 

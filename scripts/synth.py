@@ -244,8 +244,8 @@ def add_arguments(p):
                         "setting not above MHZ (default the board's: "
                         f"{', '.join(f'{n} {b.clock_mhz:g}' for n, b in BOARDS.items())})")
     p.add_argument("--router", choices=ROUTERS, default="router1",
-                   help="nextpnr's router (default router1, nextpnr's own default; router2 is much faster "
-                        "on large designs)")
+                   help="nextpnr's router (default router1, nextpnr's own default on the ECP5; router2 "
+                        "is its other one)")
     p.add_argument("--host", choices=HOSTS, default="link",
                    help="what drives the accelerator: the board's host link (default), or an LFSR stub "
                         "that measures the accelerator alone (no UART, no sample store)")
