@@ -85,11 +85,21 @@ class BoardTop(Elaboratable):
         return m
 
 
-def _sync_domain(m, platform, clk, locked, f_mhz):
+def _sync_domain(m, platform, clk, locked, f_mhz, reset_buffer=None):
+    """The ``sync`` domain on ``clk``, reset until ``locked`` (synchronised to ``clk``).
+    ``reset_buffer(m, rst)``, where given, returns the reset as a global net drives it."""
     m.domains.sync = cd = ClockDomain("sync")
     m.d.comb += cd.clk.eq(clk)
-    m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
     platform.add_clock_constraint(cd.clk, f_mhz * 1e6)
+    if reset_buffer is None:
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        return
+    # the synchroniser runs in a domain of its own on the same clock, so that its
+    # output can pass the buffer before it becomes the sync domain's reset
+    m.domains.reset_sync = rcd = ClockDomain("reset_sync", local=True)
+    m.d.comb += rcd.clk.eq(clk)
+    m.submodules.reset_sync = ResetSynchronizer(~locked, domain="reset_sync")
+    m.d.comb += cd.rst.eq(reset_buffer(m, rcd.rst))
 
 
 class Ecp5Board(Board):
@@ -110,7 +120,17 @@ class Ecp5Board(Board):
             i_CLKI=buf.i, i_CLKFB=clk, o_CLKOP=clk, o_LOCK=locked,
             i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
             i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0)
-        _sync_domain(m, platform, clk, locked, pll.f_out_mhz)
+        _sync_domain(m, platform, clk, locked, pll.f_out_mhz, reset_buffer=_ecp5_global)
+
+
+def _ecp5_global(m, signal):
+    """``signal`` through a DCCA, so that nextpnr routes it on a primary clock net.
+    The domain's reset reaches every flip-flop with a reset (4,558 LSR inputs in the
+    ULX3S default); nextpnr-ecp5 promotes only clocks to global nets, and on general
+    routing a net of that fanout crowded the routing of the whole accelerator."""
+    out = Signal()
+    m.submodules.reset_global = Instance("DCCA", i_CLKI=signal, i_CE=1, o_CLKO=out)
+    return out
 
 
 class Ice40Board(Board):

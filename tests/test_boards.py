@@ -72,6 +72,32 @@ def test_board_top_elaborates_with_its_platform(name):
     Fragment.get(top, platform)
 
 
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_the_reset_reaches_the_design_on_a_global_net_on_the_ecp5(name):
+    """On an ECP5 the synchronised reset passes a DCCA, so that nextpnr routes it to the
+    flip-flops on a primary clock net (on general routing its fanout crowded the whole
+    accelerator); the accelerator and the host take that buffered reset. The iCE40 has no DCCA."""
+    import re
+
+    from layerpipe.boards.board import BoardTop
+    from layerpipe.hw import generator
+    from layerpipe.hw.config import NetConfig
+    from layerpipe.hw.plan import plan_design
+    b = board(name)
+    top = BoardTop(b, generator.build(plan_design(NetConfig((4, 8, 3)), b.target)))
+    rtlil = b.platform().prepare(top, "top").files["top.il"]
+    cells = {(kind, inst): body for kind, inst, body in
+             re.findall(r"^  cell \\(\S+) \\(\S+)\n((?:    .*\n)*?)  end", rtlil, re.M)}
+    dcca = [body for (kind, _), body in cells.items() if kind == "DCCA"]
+    if b.target.family != "ecp5":
+        assert dcca == []
+        return
+    assert len(dcca) == 1
+    assert "connect \\CLKI \\reset_sync_rst [0]" in dcca[0] and "connect \\CLKO \\rst\n" in dcca[0]
+    for inst in ("accelerator", "host"):
+        assert "connect \\rst \\rst [0]" in cells[("top." + inst, inst)]
+
+
 def test_synth_plans_a_multiprocessor_design_for_the_board(tmp_path):
     """synth --processors P --lanes N plans the scheduler's assignment on the board's device, and the
     manifest of such a design (from generate) is planned again with its processors, not without them."""
