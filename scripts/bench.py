@@ -258,10 +258,11 @@ def synth_figures(report, note=None):
     return out
 
 
-def synth_cache(board, plan, router="router1"):
+def synth_cache(board, plan, **pnr):
     """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
     of everything that shapes the bitstream (the accelerator's Verilog, the design clock,
-    nextpnr's router, the sources of the board wrappers, of the host link and of the synthesis flow), so a report
+    nextpnr's placer and router (``pnr``: ``placer=``, ``router=``, else
+    :data:`~layerpipe.scripts.synth.PNR_DEFAULTS`), the sources of the board wrappers, of the host link and of the synthesis flow), so a report
     never outlives its design."""
     import hashlib
 
@@ -271,7 +272,8 @@ def synth_cache(board, plan, router="router1"):
 
     from . import synth
     h = hashlib.sha256(verilog_text(plan).encode())
-    h.update(f"clock {board.clock_mhz!r} MHz, {router}".encode())
+    pnr = dict(synth.PNR_DEFAULTS, **pnr)
+    h.update(f"clock {board.clock_mhz!r} MHz, {pnr['placer']}, {pnr['router']}".encode())
     sources = [Path(pkg.__file__).parent.glob("*.py") for pkg in (layerpipe.boards, layerpipe.hw.link)]
     for source in sorted(p for files in sources for p in files) + [Path(synth.__file__)]:
         h.update(source.read_bytes())

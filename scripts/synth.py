@@ -93,16 +93,25 @@ def resolve(args):
 
 
 ROUTERS = ("router1", "router2")
+# nextpnr's placers; "static" (its electrostatic placer) is the default here, not nextpnr's
+# "heap": on the ULX3S default, heap packed the accelerator into a fifth of the die at about
+# 80 % of its slices, where router1 still had 18,040 of 84,073 arcs to route after 73 minutes;
+# static spreads the same design over the middle of the die and router1 routes it in 3
+# minutes (the README's synthesis section)
+PLACERS = ("static", "heap")
+# what nextpnr runs unless told otherwise: the placer and router of every build and cache name
+PNR_DEFAULTS = {"placer": "static", "router": "router1"}
 # what faces the accelerator in the bitstream: the board's host link (its UART and sample
 # store), or the LFSR stub that keeps the accelerator alone observable (boards/stub.py)
 HOSTS = ("link", "stub")
 
 
-def build(b, plan, out_root="build/synth", progress=None, router="router1", host="link"):
+def build(b, plan, out_root="build/synth", progress=None, placer=PNR_DEFAULTS["placer"],
+          router=PNR_DEFAULTS["router"], host="link"):
     """Place and route ``plan`` for board ``b``: the report of :func:`report`.
     ``progress(tool, seconds)`` is called about once a second while the tools run.
-    ``router`` is nextpnr's routing algorithm (``--router``: router1, nextpnr's default
-    on the ECP5, or router2); ``host`` one of :data:`HOSTS`."""
+    ``placer`` and ``router`` are nextpnr's algorithms (``--placer``, one of :data:`PLACERS`;
+    ``--router``, one of :data:`ROUTERS`); ``host`` one of :data:`HOSTS`."""
     from layerpipe.boards.board import BoardTop
     from layerpipe.boards.stub import LfsrHost
     fam = FAMILY[b.target.family]
@@ -114,7 +123,7 @@ def build(b, plan, out_root="build/synth", progress=None, router="router1", host
         BoardTop(b, generator.build(plan), host=LfsrHost if host == "stub" else None), name,
         script_after_read=SCRIPT_AFTER_READ, synth_opts=fam["synth_opts"],
         script_after_synth="tee -q -o stat.json stat -json",
-        nextpnr_opts=f"--report report.json --timing-allow-fail --router {router}")
+        nextpnr_opts=f"--report report.json --timing-allow-fail --placer {placer} --router {router}")
     prepared.extract(root)
     (root / "manifest.json").write_text(json.dumps(plan.manifest(), indent=2))
     log = root / "build.log"
@@ -144,7 +153,7 @@ def build(b, plan, out_root="build/synth", progress=None, router="router1", host
     for tool, _ in steps:
         seconds[tool] = round(done_at.get(tool, end) - prev, 1)
         prev = done_at.get(tool, end)
-    return dict(report(b, plan, root, name, seconds), router=router, host=host)
+    return dict(report(b, plan, root, name, seconds), placer=placer, router=router, host=host)
 
 
 def _resource(used, total):
@@ -243,7 +252,10 @@ def add_arguments(p):
                    help="design clock the board's PLL makes, and nextpnr's constraint: the PLL's fastest "
                         "setting not above MHZ (default the board's: "
                         f"{', '.join(f'{n} {b.clock_mhz:g}' for n, b in BOARDS.items())})")
-    p.add_argument("--router", choices=ROUTERS, default="router1",
+    p.add_argument("--placer", choices=PLACERS, default=PNR_DEFAULTS["placer"],
+                   help="nextpnr's placer (default static, its electrostatic placer; heap is nextpnr's "
+                        "own default, which packs large designs densely)")
+    p.add_argument("--router", choices=ROUTERS, default=PNR_DEFAULTS["router"],
                    help="nextpnr's router (default router1, nextpnr's own default on the ECP5; router2 "
                         "is its other one)")
     p.add_argument("--host", choices=HOSTS, default="link",
@@ -269,8 +281,8 @@ def run(args):
             now["said"] = seconds
             steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
     from .bench import record_synth, synth_cache
-    cache = synth_cache(b, plan, args.router)       # named before the build: the sources may change while it runs
-    r = build(b, plan, args.out, progress=show, router=args.router, host=args.host)
+    cache = synth_cache(b, plan, placer=args.placer, router=args.router)       # named before the build: the sources may change while it runs
+    r = build(b, plan, args.out, progress=show, placer=args.placer, router=args.router, host=args.host)
     if args.host == "link":
         record_synth(cache, r)         # `layerpipe bench` reuses the report of this very design
     if args.json:

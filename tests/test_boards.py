@@ -174,7 +174,8 @@ def test_clock_option_sets_the_pll_the_link_and_the_cache(tmp_path):
     fast = board("ulx3s-85f", 75)
     assert UartLink(slow, generator.build(plan)).link.divisor < UartLink(fast, generator.build(plan)).link.divisor
     assert synth_cache(slow, plan) != synth_cache(fast, plan)
-    assert synth_cache(slow, plan, "router2") != synth_cache(slow, plan)
+    assert synth_cache(slow, plan, router="router2") != synth_cache(slow, plan)
+    assert synth_cache(slow, plan, placer="heap") != synth_cache(slow, plan)
     for value, line in (("abc", "clock-mhz: 'abc' is not a positive number"),
                         ("-5", "clock-mhz: '-5' is not a positive number"),
                         ("1", "clock: no EHXPLLL setting gives 1.0 MHz or less from 25.0 MHz")):
