@@ -12,8 +12,8 @@ class Ulx3s85f(Ecp5Board):
     platform = ULX3S_85F_Platform
     target_name = BOARD_TARGETS[name]
     clock = ("clk25", 25.0)
-    # the default design (64-32-10, 79 multipliers) closes timing above this (README, "Boards
-    # and synthesis"); layerpipe synth --clock-mhz builds for another clock
-    clock_mhz = 60.0
+    # the default design (64-32-10, 79 multipliers) closes timing above this: 76.4 MHz (README,
+    # "Boards and synthesis"); layerpipe synth --clock-mhz builds for another clock
+    clock_mhz = 75.0
     net = BOARD_NETS[name]
     dataset = "digits"

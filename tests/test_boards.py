@@ -238,12 +238,7 @@ def test_synthesis_cache_follows_the_host_link_sources(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    "icebreaker",
-    # the ULX3S default misses its floor and its clock: 56.6 MHz at a 60 MHz constraint, 52.4 at
-    # 55 (README, "Boards and synthesis"); strict, so that a build that meets them says so
-    pytest.param("ulx3s-85f", marks=pytest.mark.xfail(
-        strict=True, reason="Fmax 52 to 57 MHz: the beat's start across the chip (README, Boards and synthesis)"))])
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f"])
 def test_synth_default_net(name, tmp_path):
     """The board's default network places and routes: the DSP count the plan predicted, multipliers on
     DSP blocks, Fmax above the issue's floor, and a bitstream."""
