@@ -262,8 +262,8 @@ def synth_cache(board, plan, **pnr):
     """Where a full run keeps the synthesis report of ``plan`` on ``board``: named by a hash
     of everything that shapes the bitstream (the accelerator's Verilog, the design clock,
     nextpnr's placer and router (``pnr``: ``placer=``, ``router=``, else
-    :data:`~layerpipe.scripts.synth.PNR_DEFAULTS`), the sources of the board wrappers, of the host link and of the synthesis flow), so a report
-    never outlives its design."""
+    :data:`~layerpipe.scripts.synth.PNR_DEFAULTS`), the sources of the board wrappers, of
+    the host link and of the synthesis flow), so a report never outlives its design."""
     import hashlib
 
     import layerpipe.boards

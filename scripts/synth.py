@@ -281,7 +281,8 @@ def run(args):
             now["said"] = seconds
             steps.say(f"... still {tool} ({seconds - now['start']:.0f} s)")
     from .bench import record_synth, synth_cache
-    cache = synth_cache(b, plan, placer=args.placer, router=args.router)       # named before the build: the sources may change while it runs
+    # named before the build: the sources may change while it runs
+    cache = synth_cache(b, plan, placer=args.placer, router=args.router)
     r = build(b, plan, args.out, progress=show, placer=args.placer, router=args.router, host=args.host)
     if args.host == "link":
         record_synth(cache, r)         # `layerpipe bench` reuses the report of this very design
