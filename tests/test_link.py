@@ -186,7 +186,7 @@ def test_divisor_for_a_board_clock():
         divisor_for(6e6, 3_000_000)
 
 
-@pytest.mark.parametrize("name,divisor", [("ulx3s-85f", 20), ("icebreaker", 8)])
+@pytest.mark.parametrize("name,divisor", [("ulx3s-85f", 25), ("icebreaker", 8)])   # 3 Mbaud at 75 and 24 MHz
 def test_board_link_takes_the_boards_clock_and_block_ram(name, divisor):
     from layerpipe.boards import board
     from layerpipe.boards.board import BoardTop
