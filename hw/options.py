@@ -82,10 +82,11 @@ def add_hardware_arguments(p, target=True):
     if target:
         p.add_argument("--target", help=f"device the design is planned for: {', '.join(TARGETS)} (its DSP blocks "
                        f"and memory); default a plain budget of {DEFAULT_DSP_BUDGET} ECP5 DSP blocks")
+    boards = ", ".join(f"{b} {n}" for b, n in BOARD_DSP_BUDGETS.items())
+    default = (f"{DEFAULT_DSP_BUDGET}; with --target, the device's; with --board, the board's: {boards}, "
+               "else the device's") if target else f"the board's: {boards}, else the device's"
     p.add_argument("--dsp-budget", type=integer("dsp-budget"),
-                   help=f"DSP blocks the lanes may use (default {DEFAULT_DSP_BUDGET}; with --target, the "
-                        f"device's; with --board, the board's: "
-                        f"{', '.join(f'{b} {n}' for b, n in BOARD_DSP_BUDGETS.items())}, else the device's)")
+                   help=f"DSP blocks the lanes may use (default {default})")
     p.add_argument("--processors", type=integer("processors"), metavar="P",
                    help="build P equal MAC-array processors that run the scheduler's optimal assignment "
                         "(layerpipe or pipedream mode); --lanes N is then the multipliers of each "
